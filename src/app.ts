@@ -1,0 +1,60 @@
+// The app: limits and content checks first, then the route modules, then one error handler.
+import { bodyLimit } from "hono/body-limit";
+import { createMiddleware } from "hono/factory";
+import { onError, Problem } from "./errors";
+import { router } from "./http";
+import { adminKeys } from "./routes/admin-keys";
+import { events } from "./routes/events";
+import { profiles } from "./routes/profiles";
+import { recognize } from "./routes/recognize";
+import { service } from "./routes/service";
+
+export const MAX_BODY_BYTES = 256 * 1024;
+
+const JSON_TYPE = /^application\/([\w.+-]+\+)?json\s*(;|$)/i;
+
+/** Bodies are JSON: anything else is a 415 before a byte of it is parsed. */
+const jsonOnly = createMiddleware(async function jsonOnly(c, next) {
+  const hasBody = c.req.header("content-length") !== "0" && c.req.raw.body !== null;
+  if (hasBody && !JSON_TYPE.test(c.req.header("content-type") ?? "")) {
+    throw new Problem(415, "Send the body as application/json");
+  }
+  await next();
+});
+
+export function buildApp() {
+  const app = router();
+  app.use(
+    "/v1/*",
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new Problem(413, `Bodies are limited to ${MAX_BODY_BYTES / 1024} KiB`);
+      },
+    }),
+    jsonOnly,
+  );
+  app.route("/", service);
+  app.route("/", events);
+  app.route("/", recognize);
+  app.route("/", profiles);
+  app.route("/", adminKeys);
+  app.openAPIRegistry.registerComponent("securitySchemes", "Bearer", {
+    type: "http",
+    scheme: "bearer",
+    description: "An API key (`sk_…`, `pk_…`) or a signed token",
+  });
+  app.doc31("/v1/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "Recognition edge API",
+      version: "1",
+      description: "Recognise the same person on web, app and in store.",
+    },
+  });
+  app.notFound(() => {
+    throw new Problem(404, "No such endpoint");
+  });
+  app.onError(onError);
+  return app;
+}

@@ -1,0 +1,50 @@
+// Who is calling, decided from the credential alone; bodies only ever make claims.
+import type { ViewKind } from "../profile/views";
+import type { Channel } from "../schemas";
+
+export type Principal =
+  | { role: "admin"; keyId: string }
+  | { role: "server"; keyId: string }
+  | { role: "pos"; keyId: string; storeId: string }
+  | { role: "kiosk"; keyId: string; storeId: string }
+  | { role: "web"; keyId: string; origins: string[] }
+  | { role: "device"; keyId: string; anonymousId: string }
+  | { role: "customer"; userId: string };
+
+export type Role = Principal["role"];
+
+/** The one decision of what a role sees of a profile. */
+export function viewFor(principal: Principal): ViewKind {
+  switch (principal.role) {
+    case "admin":
+    case "server":
+      return "full";
+    case "pos":
+      return "staff";
+    case "kiosk":
+      return "kiosk";
+    default:
+      return "customer";
+  }
+}
+
+/** Identifiers verified by the credential: they may link and merge profiles. */
+export function verifies(principal: Principal): boolean {
+  return principal.role !== "device" && principal.role !== "web";
+}
+
+/** The channel a credential's events happen on when it does not say. */
+export function defaultChannel(principal: Principal): Channel | undefined {
+  switch (principal.role) {
+    case "pos":
+      return "store";
+    case "kiosk":
+      return "kiosk";
+    case "device":
+      return "web";
+    case "customer":
+      return "app";
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,36 @@
+// The isolate's copy of the configuration: refreshed at most every few seconds, so requests pay
+// no hop for it and a change (a new or revoked key) reaches every isolate within 5 seconds.
+import type { ConfigSnapshot } from "./config-object";
+
+const MAX_AGE_MS = 4_000;
+const CONFIG_OBJECT = "config";
+
+interface Cached {
+  snapshot: ConfigSnapshot;
+  fetchedAt: number;
+}
+
+let cached: Cached | null = null;
+let inflight: Promise<ConfigSnapshot> | null = null;
+
+async function refresh(env: Env): Promise<ConfigSnapshot> {
+  const fresh = await env.CONFIG.getByName(CONFIG_OBJECT).snapshot(cached?.snapshot.version ?? 0);
+  const snapshot = fresh ?? (cached as Cached).snapshot;
+  cached = { snapshot, fetchedAt: Date.now() };
+  return snapshot;
+}
+
+export function configSnapshot(env: Env): Promise<ConfigSnapshot> | ConfigSnapshot {
+  if (cached && Date.now() - cached.fetchedAt < MAX_AGE_MS) return cached.snapshot;
+  inflight ??= refresh(env).finally(() => {
+    inflight = null;
+  });
+  return inflight;
+}
+
+/** After a change made in this isolate, read it back at once. */
+export function invalidateConfig(): void {
+  cached = null;
+}
+
+export const configObject = (env: Env) => env.CONFIG.getByName(CONFIG_OBJECT);

@@ -1,0 +1,48 @@
+// A request's identifiers: normalised, junk dropped, hashed with the pepper.
+import { type FieldError, Problem } from "../errors";
+import type { IdentifiersInput } from "../schemas";
+import type { Settings } from "../settings";
+import { hashIdentifier } from "./hash";
+import { normalizeIdentifier } from "./normalize";
+import { IDENTIFIER_TYPES, type Identifier, type IdentifierType } from "./types";
+
+/**
+ * Normalises and hashes every identifier of a request. Invalid values (a malformed email or
+ * phone) are a 400 naming the field; junk and blocklisted values are dropped silently.
+ */
+export async function prepareIdentifiers(
+  input: IdentifiersInput,
+  settings: Settings,
+  pepper: string,
+  path: string[] = ["identifiers"],
+): Promise<Identifier[]> {
+  const errors: FieldError[] = [];
+  const pending: Promise<Identifier>[] = [];
+  for (const type of IDENTIFIER_TYPES) {
+    const raw = input[type];
+    if (raw === undefined) continue;
+    const result = normalizeIdentifier(type, raw, {
+      defaultCountry: settings.defaultCountry,
+      blocklist: settings.blocklist,
+    });
+    if (result.ok) pending.push(hashIdentifier(pepper, type, result.value));
+    else if (result.reason === "invalid")
+      errors.push({ path: [...path, type].join("."), message: result.message });
+  }
+  if (errors.length) throw new Problem(400, "An identifier is not valid", { errors });
+  return Promise.all(pending);
+}
+
+/** Refuses identifier types a credential may not use (a kiosk looks up by loyalty id or phone). */
+export function onlyTypes(
+  input: IdentifiersInput,
+  allowed: readonly IdentifierType[],
+  role: string,
+): void {
+  const refused = IDENTIFIER_TYPES.filter(
+    (type) => input[type] !== undefined && !allowed.includes(type),
+  );
+  if (refused.length) {
+    throw new Problem(403, `A ${role} credential may not use ${refused.join(", ")}`);
+  }
+}

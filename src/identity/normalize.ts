@@ -1,0 +1,63 @@
+// Normalisation: two spellings of one address are one identifier; junk never becomes one.
+import { type CountryCode, parsePhoneNumberFromString } from "libphonenumber-js";
+import { z } from "zod";
+import type { IdentifierType } from "./types";
+
+export type Normalized =
+  | { ok: true; value: string }
+  | { ok: false; reason: "junk" | "blocklisted" }
+  | { ok: false; reason: "invalid"; message: string };
+
+export interface NormalizeOptions {
+  defaultCountry: CountryCode;
+  blocklist: readonly RegExp[];
+}
+
+// Values that clients send when they have nothing: never identifiers.
+const JUNK = new Set([
+  "",
+  "null",
+  "undefined",
+  "nil",
+  "none",
+  "anonymous",
+  "unknown",
+  "n/a",
+  "0",
+  "-1",
+]);
+
+const email = z.email();
+
+function normalizeValue(type: IdentifierType, raw: string, country: CountryCode): Normalized {
+  const trimmed = raw.trim();
+  if (JUNK.has(trimmed.toLowerCase())) return { ok: false, reason: "junk" };
+  switch (type) {
+    case "email": {
+      const value = trimmed.toLowerCase();
+      return email.safeParse(value).success
+        ? { ok: true, value }
+        : { ok: false, reason: "invalid", message: "Not an email address" };
+    }
+    case "phone": {
+      const phone = parsePhoneNumberFromString(trimmed, country);
+      return phone?.isValid()
+        ? { ok: true, value: phone.number }
+        : { ok: false, reason: "invalid", message: "Not a valid phone number" };
+    }
+    default:
+      return { ok: true, value: trimmed };
+  }
+}
+
+export function normalizeIdentifier(
+  type: IdentifierType,
+  raw: string,
+  options: NormalizeOptions,
+): Normalized {
+  const result = normalizeValue(type, raw, options.defaultCountry);
+  if (result.ok && options.blocklist.some((pattern) => pattern.test(result.value))) {
+    return { ok: false, reason: "blocklisted" };
+  }
+  return result;
+}

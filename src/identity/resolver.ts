@@ -1,0 +1,300 @@
+// Resolution and merge orchestration across IdentityObjects and ProfileObjects (DESIGN.md).
+// A known person costs one hop: identifier → profile comes from an isolate cache, which stays
+// safe because merged-away profiles forward and erased ones answer missing.
+import { Problem } from "../errors";
+import type { ProfileObject } from "../profile/profile-object";
+import type { IngestOutcome, MergeInfo, OfferedIdentifier, Outcome } from "../profile/protocol";
+import type { ViewKind } from "../profile/views";
+import type { ProfileView, TimelineEvent } from "../schemas";
+import type { Settings } from "../settings";
+import { type Candidate, type Holdings, type Offered, plan, type Refusal } from "./rules";
+import { type Identifier, priority } from "./types";
+
+const MAX_ATTEMPTS = 5;
+const MAX_FORWARDS = 8;
+const OWNER_CACHE_MAX = 100_000;
+
+const owners = new Map<string, string>();
+
+function remember(hash: string, profileId: string): void {
+  if (owners.size >= OWNER_CACHE_MAX) owners.clear();
+  owners.set(hash, profileId);
+}
+
+/** Forgets every cached owner: tests that look at cold paths use it. */
+export function forgetOwners(): void {
+  owners.clear();
+}
+
+export function newProfileId(): string {
+  return `pr_${crypto.randomUUID().replaceAll("-", "")}`;
+}
+
+export interface ResolverContext {
+  env: Env;
+  settings: Settings;
+  /** Work that may finish after the response (pointer repair). */
+  defer: (promise: Promise<unknown>) => void;
+}
+
+/**
+ * The ProfileObject as its callers see it over RPC. Derived from the class; it skips the
+ * runtime's structural Serializable check, which cannot terminate on recursive JSON types.
+ */
+type Remote<T> = {
+  [K in keyof T as T[K] extends (...args: never[]) => unknown ? K : never]: T[K] extends (
+    ...args: infer A
+  ) => infer R
+    ? (...args: A) => Promise<Awaited<R>>
+    : never;
+};
+type Stub = Remote<ProfileObject>;
+
+export class Resolver {
+  constructor(readonly ctx: ResolverContext) {}
+
+  profile(profileId: string): Stub {
+    return this.ctx.env.PROFILES.getByName(profileId) as unknown as Stub;
+  }
+
+  identity(hash: string) {
+    return this.ctx.env.IDENTITIES.getByName(hash);
+  }
+
+  /**
+   * Calls a profile, following forwards from merged-away ids to the survivor. Answers null when
+   * the profile does not exist (erased, or never created). `via` are identifiers that pointed at
+   * the first id: their pointers are repaired in the background.
+   */
+  async call<T>(
+    profileId: string,
+    fn: (stub: Stub, id: string) => Promise<Outcome<T>>,
+    via: Identifier[] = [],
+  ): Promise<{ profileId: string; value: T } | null> {
+    let id = profileId;
+    for (let hop = 0; hop < MAX_FORWARDS; hop++) {
+      const outcome = await fn(this.profile(id), id);
+      if (outcome.status === "ok") {
+        if (id !== profileId) this.#repoint(via, profileId, id);
+        return { profileId: id, value: outcome.value };
+      }
+      if (outcome.status === "missing") {
+        for (const identifier of via) owners.delete(identifier.hash);
+        return null;
+      }
+      id = outcome.to;
+    }
+    throw new Problem(409, "This profile is being merged; retry in a moment");
+  }
+
+  /** Owners of each identifier, from the isolate cache where known. */
+  async owners(identifiers: Identifier[], fresh = false): Promise<(string | null)[]> {
+    return Promise.all(
+      identifiers.map(async (identifier) => {
+        const cached = fresh ? undefined : owners.get(identifier.hash);
+        if (cached) return cached;
+        const owner = await this.identity(identifier.hash).owner();
+        if (owner) remember(identifier.hash, owner);
+        return owner;
+      }),
+    );
+  }
+
+  /** The profile holding the highest-priority identifier, in the given view; null if none. */
+  async recognize(
+    identifiers: Identifier[],
+    kind: ViewKind,
+  ): Promise<{ profileId: string; view: ProfileView } | null> {
+    const sorted = [...identifiers].sort((a, b) => priority(a.type) - priority(b.type));
+    for (const fresh of [false, true]) {
+      const found = await this.owners(sorted, fresh);
+      for (const [i, owner] of found.entries()) {
+        const identifier = sorted[i];
+        if (!owner || !identifier) continue;
+        const result = await this.call(owner, (stub) => stub.view(kind), [identifier]);
+        if (result) return { profileId: result.profileId, view: result.value };
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Records an event on the profile its identifiers resolve to, creating, linking and merging as
+   * the rules allow. Verified identifiers link and merge; claimed ones are only kept.
+   */
+  async ingest(input: {
+    event: TimelineEvent;
+    identifiers: Identifier[];
+    claimed: Identifier[];
+    source: string;
+    view: ViewKind;
+  }): Promise<{
+    status: "recorded" | "duplicate";
+    profileId: string;
+    merged: string[];
+    view: ProfileView;
+  }> {
+    const { identifiers, event } = input;
+    const merged: string[] = [];
+    let recorded = false;
+    let planned = false;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const found = await this.owners(identifiers, attempt > 0);
+      const distinct = [...new Set(found.filter((o): o is string => o !== null))];
+      let home: string | null;
+      let group: Set<string>;
+      let offered: Offered[];
+      let refused: Refusal[] = [];
+      if (distinct.length <= 1 && !planned) {
+        home = distinct[0] ?? null;
+        group = new Set(distinct);
+        offered = identifiers.filter((_, i) => found[i] === null);
+      } else {
+        const candidates = await this.#candidates(identifiers, found);
+        const holdings = await this.#holdings(candidates);
+        const decided = plan(candidates, holdings, this.ctx.settings);
+        for (const loser of decided.losers) {
+          if (!decided.home) break;
+          const via = candidates.filter((c) => c.owner === loser);
+          if (await this.#merge(loser, decided.home, via, event)) merged.push(loser);
+        }
+        home = decided.home;
+        group = new Set([...(home ? [home] : []), ...decided.losers]);
+        offered = decided.attach;
+        refused = decided.refused;
+        for (const c of candidates)
+          found[identifiers.findIndex((i) => i.hash === c.hash)] = c.owner;
+      }
+      const values = new Map(identifiers.map((i) => [i.hash, i]));
+      const full = (o: Offered): OfferedIdentifier => ({
+        ...o,
+        value: values.get(o.hash)?.value ?? "",
+      });
+      let held = identifiers.filter((_, i) => {
+        const owner = found[i];
+        return owner !== null && owner !== undefined && group.has(owner);
+      });
+      if (home === null) {
+        // A new person: claim first, so a lost race leaves no orphaned event behind.
+        home = newProfileId();
+        const lost = await this.#claim(home, offered);
+        if (lost.length) {
+          planned = true;
+          continue;
+        }
+        held = offered.map(full);
+        offered = [];
+      }
+      const target: string = home;
+      const result = await this.call<IngestOutcome>(target, (stub, id) =>
+        stub.ingest({
+          profileId: id,
+          event,
+          held: held.map(full),
+          offered: offered.map(full),
+          claimed: input.claimed,
+          refused,
+          source: input.source,
+          view: input.view,
+        }),
+      );
+      if (!result) {
+        planned = true;
+        continue;
+      }
+      const outcome = result.value;
+      if (outcome.kind === "split") {
+        planned = true;
+        continue;
+      }
+      recorded ||= outcome.kind === "recorded";
+      const lost = await this.#claim(result.profileId, outcome.accepted);
+      if (lost.length) {
+        await this.profile(result.profileId).unlink(lost.map((l) => l.hash));
+        planned = true;
+        continue;
+      }
+      for (const identifier of [...held, ...outcome.accepted])
+        remember(identifier.hash, result.profileId);
+      return {
+        status: recorded ? "recorded" : "duplicate",
+        profileId: result.profileId,
+        merged,
+        view: outcome.view,
+      };
+    }
+    throw new Problem(409, "These identifiers are changing concurrently; retry the event");
+  }
+
+  /** Candidates with owners resolved to live profiles (forwards followed, erased ones dropped). */
+  async #candidates(identifiers: Identifier[], found: (string | null)[]): Promise<Candidate[]> {
+    return Promise.all(
+      identifiers.map(async (identifier, i) => {
+        const owner = found[i] ?? null;
+        if (!owner) return { type: identifier.type, hash: identifier.hash, owner: null };
+        const live = await this.call(owner, (stub, id) => stub.holdings(id), [identifier]);
+        if (!live) {
+          // The owner was erased but the pointer survived: let the identifier go.
+          await this.identity(identifier.hash).release(owner);
+          return { type: identifier.type, hash: identifier.hash, owner: null };
+        }
+        return { type: identifier.type, hash: identifier.hash, owner: live.profileId };
+      }),
+    );
+  }
+
+  async #holdings(candidates: Candidate[]): Promise<Map<string, Holdings>> {
+    const ids = [...new Set(candidates.flatMap((c) => (c.owner ? [c.owner] : [])))];
+    const entries = await Promise.all(
+      ids.map(async (id) => {
+        const result = await this.call(id, (stub, pid) => stub.holdings(pid));
+        return result ? ([id, result.value] as const) : null;
+      }),
+    );
+    return new Map(entries.filter((e) => e !== null));
+  }
+
+  /** Links identifiers to a profile; answers those another profile holds already. */
+  async #claim(profileId: string, identifiers: Offered[]): Promise<Offered[]> {
+    const winners = await Promise.all(
+      identifiers.map((i) => this.identity(i.hash).claim(profileId)),
+    );
+    return identifiers.filter((_, i) => winners[i] !== profileId);
+  }
+
+  /**
+   * The merge saga: the loser marks itself forwarded and hands over its state; the survivor
+   * imports it idempotently; the loser then drops it. A crash between steps is finished by the
+   * loser's alarm. Answers false when the profiles moved meanwhile (the caller re-plans).
+   */
+  async #merge(
+    loser: string,
+    survivor: string,
+    via: Candidate[],
+    event: TimelineEvent,
+  ): Promise<boolean> {
+    const info: MergeInfo = {
+      via: [...new Set(via.map((c) => c.type))],
+      eventId: event.event_id,
+      channel: event.channel,
+    };
+    const snapshot = await this.profile(loser).beginMerge(loser, survivor, info);
+    if (snapshot.status !== "ok") return false;
+    const imported = await this.profile(survivor).importMerge(survivor, snapshot.value, info);
+    if (imported.status !== "ok") return false;
+    await this.profile(loser).completeMerge();
+    this.#repoint(
+      via.map((c) => ({ type: c.type, hash: c.hash, value: "" })),
+      loser,
+      survivor,
+    );
+    return true;
+  }
+
+  #repoint(identifiers: Identifier[], from: string, to: string): void {
+    for (const identifier of identifiers) {
+      remember(identifier.hash, to);
+      this.ctx.defer(this.identity(identifier.hash).repoint(from, to));
+    }
+  }
+}

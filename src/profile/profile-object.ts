@@ -1,0 +1,598 @@
+// ProfileObject: one per person. Holds identifiers, events, traits, consent and merges in SQLite,
+// with a copy in memory so reads cost no query. Thin over the pure rules, computed and views modules.
+import { DurableObject } from "cloudflare:workers";
+import { admit, type Holdings, type KeyType, type Offered, type Refusal } from "../identity/rules";
+import { type IdentifierType, KEY_TYPES } from "../identity/types";
+import type { Conflict, MergeRecord, TimelineEvent, TraitValue } from "../schemas";
+import { type Settings, settingsFor } from "../settings";
+import { migrate, type Sql, sqlTag } from "../sql";
+import { type Aggregate, combine, emptyAggregate, foldEvent, foldOf } from "./computed";
+import type {
+  ConsentChange,
+  IngestInput,
+  IngestOutcome,
+  MergeInfo,
+  Outcome,
+  Snapshot,
+  TimelinePage,
+} from "./protocol";
+import { profileMigrations } from "./schema";
+import { buildView, type HeldIdentifier, type ProfileState, type ViewKind } from "./views";
+
+interface Loaded extends ProfileState {
+  identifierHashes: Map<string, HeldIdentifier>;
+  traitTimes: Map<string, number>;
+  consentTimes: Map<string, number>;
+  archived: Aggregate;
+}
+
+export interface Cursor {
+  ts: number;
+  seq: number;
+}
+
+const RECENT = 5;
+const MAX_CONFLICTS = 100;
+const HANDOVER_RETRY_MS = 1_000;
+
+const ok = <T>(value: T): Outcome<T> => ({ status: "ok", value });
+const MISSING = { status: "missing" } as const;
+
+export class ProfileObject extends DurableObject<Env> {
+  readonly #sql: Sql;
+  readonly #settings: Settings;
+  #state: Loaded | null = null;
+  #profileId: string | null = null;
+  #mergedInto: string | null = null;
+  #handoverPending = false;
+  #erasedAt: string | null = null;
+  #eventCount = 0;
+  #eventIdSeq = 0;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.#sql = sqlTag(ctx.storage.sql);
+    this.#settings = settingsFor(env);
+    ctx.blockConcurrencyWhile(async () => {
+      migrate(ctx.storage, profileMigrations);
+      this.#load();
+    });
+  }
+
+  /** What merge rules need to know about this profile. */
+  holdings(profileId: string): Outcome<Holdings> {
+    const moved = this.#moved();
+    if (moved) return moved;
+    return ok(this.#holdings(profileId));
+  }
+
+  view(kind: ViewKind): Outcome<ReturnType<typeof buildView>> {
+    const moved = this.#moved();
+    if (moved) return moved;
+    return this.#state ? ok(buildView(kind, this.#state)) : MISSING;
+  }
+
+  timeline(limit: number, before: Cursor | null): Outcome<TimelinePage> {
+    const moved = this.#moved();
+    if (moved) return moved;
+    if (!this.#state) return MISSING;
+    const from = before ?? { ts: Number.MAX_SAFE_INTEGER, seq: Number.MAX_SAFE_INTEGER };
+    const rows = this.#sql<{ seq: number; ts: number; body: string }>`
+      SELECT seq, ts, body FROM events
+      WHERE ts < ${from.ts} OR (ts = ${from.ts} AND seq < ${from.seq})
+      ORDER BY ts DESC, seq DESC LIMIT ${limit + 1}`;
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return ok({
+      events: page.map((row) => JSON.parse(row.body) as TimelineEvent),
+      next: rows.length > limit && last ? encodeCursor({ ts: last.ts, seq: last.seq }) : null,
+    });
+  }
+
+  ingest(input: IngestInput): Outcome<IngestOutcome> {
+    const moved = this.#moved();
+    if (moved) return moved;
+    const state = this.#state ?? this.#create(input.profileId);
+    const eventId = input.event.event_id;
+    const duplicate = this.#sql`SELECT 1 FROM event_ids WHERE event_id = ${eventId}`.length > 0;
+    if (duplicate)
+      return ok({ kind: "duplicate", view: buildView(input.view, state), accepted: [] });
+
+    const fresh = input.offered.filter((o) => !state.identifierHashes.get(o.hash)?.verified);
+    const admission = admit(
+      this.#holdings(input.profileId),
+      input.held.map((h) => h.type),
+      fresh,
+      this.#settings,
+    );
+    if (admission.split) return ok({ kind: "split", holdings: this.#holdings(input.profileId) });
+
+    const acceptedHashes = new Set(admission.accepted.map((a) => a.hash));
+    const linked = [
+      ...input.held.filter((h) => !state.identifierHashes.get(h.hash)?.verified),
+      ...fresh.filter((o) => acceptedHashes.has(o.hash)),
+    ];
+    const now = Date.now();
+    this.ctx.storage.transactionSync(() => {
+      for (const id of linked) this.#putIdentifier(id, true, now);
+      for (const id of input.claimed) {
+        if (!state.identifierHashes.has(id.hash)) this.#putIdentifier(id, false, now);
+      }
+      this.#insertEvent(input.event);
+      this.#applyTraits(input.event);
+      if (input.event.type === "consent") this.#applyConsent(input.event, input.source);
+      this.#recordConflicts([...input.refused, ...admission.refused], eventId, now);
+      foldEvent(state.aggregate, foldOf(input.event));
+      this.#prune();
+      this.#saveAggregates();
+    });
+    return ok({
+      kind: "recorded",
+      view: buildView(input.view, state),
+      accepted: admission.accepted,
+    });
+  }
+
+  /** Drops links that another profile won in a race; the caller re-plans. */
+  unlink(hashes: string[]): void {
+    const state = this.#state;
+    if (!state) return;
+    this.ctx.storage.transactionSync(() => {
+      for (const hash of hashes) {
+        this.#sql`DELETE FROM identifiers WHERE hash = ${hash}`;
+        state.identifierHashes.delete(hash);
+      }
+    });
+    state.identifiers = [...state.identifierHashes.values()];
+  }
+
+  /**
+   * Step one of a merge, on the loser: from now on it forwards to the survivor. It hands over
+   * its state in the answer, and its alarm repeats the hand-over until the survivor has it.
+   */
+  async beginMerge(
+    profileId: string,
+    survivor: string,
+    info: MergeInfo,
+  ): Promise<Outcome<Snapshot>> {
+    if (this.#erased()) return MISSING;
+    if (this.#mergedInto && !(this.#mergedInto === survivor && this.#handoverPending)) {
+      return { status: "forward", to: this.#mergedInto };
+    }
+    if (!this.#mergedInto) {
+      this.ctx.storage.transactionSync(() => {
+        this.#setMeta("profile_id", profileId);
+        this.#setMeta("merged_into", survivor);
+        this.#setMeta("handover", JSON.stringify(info));
+      });
+      this.#profileId = profileId;
+      this.#mergedInto = survivor;
+      this.#handoverPending = true;
+      await this.ctx.storage.setAlarm(Date.now() + HANDOVER_RETRY_MS);
+    }
+    return ok(this.#snapshot(profileId));
+  }
+
+  /** Step two, on the survivor: imports a loser's state. Idempotent per loser. */
+  importMerge(
+    profileId: string,
+    snapshot: Snapshot,
+    info: MergeInfo,
+  ): Outcome<{ imported: boolean }> {
+    const moved = this.#moved();
+    if (moved) return moved;
+    const state = this.#state ?? this.#create(profileId);
+    if (state.merges.some((m) => m.profile_id === snapshot.profileId))
+      return ok({ imported: false });
+    const now = Date.now();
+    this.ctx.storage.transactionSync(() => {
+      for (const id of snapshot.identifiers) {
+        const held = state.identifierHashes.get(id.hash);
+        if (!held || (id.verified && !held.verified)) this.#putIdentifier(id, id.verified, now);
+      }
+      for (const event of snapshot.events) this.#insertEvent(event);
+      for (const eventId of snapshot.eventIds) this.#rememberEventId(eventId);
+      for (const trait of snapshot.traits) this.#setTrait(trait.key, trait.value, trait.updatedAt);
+      for (const change of snapshot.consentHistory) this.#addConsent(change);
+      const record: MergeRecord = {
+        profile_id: snapshot.profileId,
+        via: info.via,
+        event_id: info.eventId,
+        channel: info.channel,
+        at: new Date(now).toISOString(),
+      };
+      for (const merge of [record, ...snapshot.merges]) this.#insertMerge(merge);
+      for (const conflict of snapshot.conflicts) this.#insertConflict(conflict);
+      state.archived = combine(state.archived, snapshot.archived);
+      this.#prune();
+      state.aggregate = this.#recompute(state.archived);
+      this.#saveAggregates();
+    });
+    this.#load();
+    return ok({ imported: true });
+  }
+
+  /** Step three, on the loser: the survivor has everything, so the loser keeps only its forward. */
+  async completeMerge(): Promise<void> {
+    if (!this.#mergedInto || !this.#handoverPending) return;
+    this.ctx.storage.transactionSync(() => {
+      for (const table of [
+        "identifiers",
+        "events",
+        "event_ids",
+        "traits",
+        "consent_history",
+        "merges",
+        "conflicts",
+      ]) {
+        this.ctx.storage.sql.exec(`DELETE FROM ${table}`);
+      }
+      this.#sql`DELETE FROM meta WHERE key NOT IN ('profile_id', 'merged_into')`;
+    });
+    this.#handoverPending = false;
+    this.#state = null;
+    await this.ctx.storage.deleteAlarm();
+  }
+
+  override async alarm(): Promise<void> {
+    const survivor = this.#mergedInto;
+    const profileId = this.#profileId;
+    if (!survivor || !profileId || !this.#handoverPending) return;
+    const info = JSON.parse(this.#getMeta("handover") ?? "{}") as MergeInfo;
+    const snapshot = this.#snapshot(profileId);
+    try {
+      const result = await this.env.PROFILES.getByName(survivor).importMerge(
+        survivor,
+        snapshot,
+        info,
+      );
+      // The survivor was itself merged away meanwhile: hand over to its survivor instead.
+      if (result.status === "forward") {
+        this.#setMeta("merged_into", result.to);
+        this.#mergedInto = result.to;
+        await this.ctx.storage.setAlarm(Date.now());
+      } else {
+        await this.completeMerge();
+      }
+    } catch (error) {
+      // Retried by our own schedule; the survivor may be briefly unreachable.
+      console.warn(JSON.stringify({ msg: "merge hand-over failed", cause: (error as Error).name }));
+      await this.ctx.storage.setAlarm(Date.now() + HANDOVER_RETRY_MS * 10);
+    }
+  }
+
+  #moved(): Outcome<never> | null {
+    if (this.#erased()) return MISSING;
+    return this.#mergedInto ? { status: "forward", to: this.#mergedInto } : null;
+  }
+
+  #erased(): boolean {
+    return this.#erasedAt !== null;
+  }
+
+  #getMeta(key: string): string | undefined {
+    return this.#sql<{ value: string }>`SELECT value FROM meta WHERE key = ${key}`[0]?.value;
+  }
+
+  #setMeta(key: string, value: string): void {
+    this.#sql`INSERT INTO meta (key, value) VALUES (${key}, ${value})
+      ON CONFLICT (key) DO UPDATE SET value = excluded.value`;
+  }
+
+  #create(profileId: string): Loaded {
+    const now = Date.now();
+    this.ctx.storage.transactionSync(() => {
+      this.#setMeta("profile_id", profileId);
+      this.#setMeta("created_at", String(now));
+    });
+    this.#load();
+    return this.#state as Loaded;
+  }
+
+  #holdings(profileId: string): Holdings {
+    const state = this.#state;
+    const keys: Partial<Record<KeyType, string>> = {};
+    const counts: Partial<Record<IdentifierType, number>> = {};
+    for (const [hash, id] of state?.identifierHashes ?? []) {
+      if (!id.verified) continue;
+      if (KEY_TYPES.includes(id.type)) keys[id.type as KeyType] = hash;
+      counts[id.type] = (counts[id.type] ?? 0) + 1;
+    }
+    return {
+      profileId: state?.profileId ?? profileId,
+      // Not created yet (claimed a moment ago by a request still on its way): the youngest.
+      createdAt: state?.createdAt ?? Number.MAX_SAFE_INTEGER,
+      keys,
+      counts,
+      merges: state?.merges.length ?? 0,
+    };
+  }
+
+  #putIdentifier(id: Offered & { value: string }, verified: boolean, at: number): void {
+    this.#sql`INSERT INTO identifiers (type, hash, value, verified, added_at)
+      VALUES (${id.type}, ${id.hash}, ${id.value}, ${verified ? 1 : 0}, ${at})
+      ON CONFLICT (type, hash) DO UPDATE SET verified = max(verified, excluded.verified)`;
+    const state = this.#state;
+    if (!state) return;
+    const held = state.identifierHashes.get(id.hash);
+    state.identifierHashes.set(id.hash, {
+      type: id.type,
+      value: id.value,
+      verified: verified || (held?.verified ?? false),
+    });
+    state.identifiers = [...state.identifierHashes.values()];
+  }
+
+  #insertEvent(event: TimelineEvent): void {
+    const inserted = this.#sql<{ seq: number }>`INSERT INTO events (event_id, ts, body)
+      VALUES (${event.event_id}, ${Date.parse(event.timestamp)}, ${JSON.stringify(event)})
+      ON CONFLICT (event_id) DO NOTHING RETURNING seq`;
+    this.#rememberEventId(event.event_id);
+    if (inserted.length === 0) return;
+    this.#eventCount += 1;
+    const state = this.#state;
+    if (state) {
+      state.recentEvents = [event, ...state.recentEvents]
+        .sort((a, b) => Date.parse(b.timestamp) - Date.parse(a.timestamp))
+        .slice(0, RECENT);
+    }
+  }
+
+  #rememberEventId(eventId: string): void {
+    this.#eventIdSeq += 1;
+    this.#sql`INSERT INTO event_ids (event_id, n) VALUES (${eventId}, ${this.#eventIdSeq})
+      ON CONFLICT (event_id) DO NOTHING`;
+  }
+
+  #applyTraits(event: TimelineEvent): void {
+    const at = Date.parse(event.timestamp);
+    for (const [key, value] of Object.entries(event.traits ?? {})) this.#setTrait(key, value, at);
+  }
+
+  /** Newest wins, so an event that arrives late cannot overwrite a fresher value. */
+  #setTrait(key: string, value: TraitValue, at: number): void {
+    const state = this.#state;
+    if (!state || (state.traitTimes.get(key) ?? Number.NEGATIVE_INFINITY) > at) return;
+    this
+      .#sql`INSERT INTO traits (key, value, updated_at) VALUES (${key}, ${JSON.stringify(value)}, ${at})
+      ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`;
+    state.traits[key] = value;
+    state.traitTimes.set(key, at);
+  }
+
+  #applyConsent(event: TimelineEvent, source: string): void {
+    const purposes = (event.properties?.purposes ?? {}) as Record<string, "granted" | "denied">;
+    const at = Date.parse(event.timestamp);
+    for (const [purpose, status] of Object.entries(purposes)) {
+      this.#addConsent({ purpose, status, channel: event.channel, source, at });
+    }
+  }
+
+  /** Every change is kept; the current choice per purpose is the most recent one. */
+  #addConsent(change: ConsentChange): void {
+    this.#sql`INSERT INTO consent_history (purpose, status, channel, source, at)
+      VALUES (${change.purpose}, ${change.status}, ${change.channel}, ${change.source}, ${change.at})`;
+    const state = this.#state;
+    if (
+      state &&
+      (state.consentTimes.get(change.purpose) ?? Number.NEGATIVE_INFINITY) <= change.at
+    ) {
+      state.consent[change.purpose] = change.status;
+      state.consentTimes.set(change.purpose, change.at);
+    }
+  }
+
+  #recordConflicts(refused: Refusal[], eventId: string, at: number): void {
+    for (const r of refused) {
+      this.#insertConflict({
+        type: r.type,
+        reason: r.reason,
+        ...(r.owner ? { profile_id: r.owner } : {}),
+        event_id: eventId,
+        at: new Date(at).toISOString(),
+      });
+    }
+  }
+
+  #insertConflict(conflict: Conflict): void {
+    this.#sql`INSERT INTO conflicts (type, reason, profile_id, event_id, at)
+      VALUES (${conflict.type}, ${conflict.reason}, ${conflict.profile_id ?? null},
+              ${conflict.event_id}, ${Date.parse(conflict.at)})`;
+    this
+      .#sql`DELETE FROM conflicts WHERE seq <= (SELECT max(seq) FROM conflicts) - ${MAX_CONFLICTS}`;
+    const state = this.#state;
+    if (state) state.conflicts = [conflict, ...state.conflicts].slice(0, MAX_CONFLICTS);
+  }
+
+  #insertMerge(merge: MergeRecord): void {
+    const inserted = this.#sql`INSERT INTO merges (profile_id, via, event_id, channel, at)
+      VALUES (${merge.profile_id}, ${JSON.stringify(merge.via)}, ${merge.event_id}, ${merge.channel},
+              ${Date.parse(merge.at)})
+      ON CONFLICT (profile_id) DO NOTHING RETURNING profile_id`;
+    const state = this.#state;
+    if (state && inserted.length > 0) state.merges = [...state.merges, merge];
+  }
+
+  /** Keeps the newest events; older ones leave the window but stay counted in `archived`. */
+  #prune(): void {
+    const state = this.#state;
+    const excess = this.#eventCount - this.#settings.maxEventsPerProfile;
+    if (state && excess > 0) {
+      const old = this.#sql<{ seq: number; body: string }>`
+        SELECT seq, body FROM events ORDER BY ts ASC, seq ASC LIMIT ${excess}`;
+      for (const row of old) {
+        foldEvent(state.archived, foldOf(JSON.parse(row.body) as TimelineEvent));
+        this.#sql`DELETE FROM events WHERE seq = ${row.seq}`;
+      }
+      this.#eventCount -= old.length;
+    }
+    const idExcess = this.#eventIdSeq - this.#settings.maxEventIdsPerProfile;
+    if (idExcess > 0) this.#sql`DELETE FROM event_ids WHERE n <= ${idExcess}`;
+  }
+
+  #recompute(archived: Aggregate): Aggregate {
+    const aggregate = structuredClone(archived);
+    for (const row of this.#sql<{ body: string }>`SELECT body FROM events`) {
+      foldEvent(aggregate, foldOf(JSON.parse(row.body) as TimelineEvent));
+    }
+    return aggregate;
+  }
+
+  #saveAggregates(): void {
+    const state = this.#state;
+    if (!state) return;
+    this.#setMeta("aggregate", JSON.stringify(state.aggregate));
+    this.#setMeta("archived", JSON.stringify(state.archived));
+  }
+
+  #snapshot(profileId: string): Snapshot {
+    const state = this.#state;
+    return {
+      profileId,
+      createdAt: state?.createdAt ?? Date.now(),
+      identifiers: this.#sql<{ type: string; hash: string; value: string; verified: number }>`
+        SELECT type, hash, value, verified FROM identifiers`.map((r) => ({
+        type: r.type as IdentifierType,
+        hash: r.hash,
+        value: r.value,
+        verified: r.verified === 1,
+      })),
+      events: this.#sql<{ body: string }>`SELECT body FROM events`.map(
+        (r) => JSON.parse(r.body) as TimelineEvent,
+      ),
+      eventIds: this.#sql<{ event_id: string }>`SELECT event_id FROM event_ids`.map(
+        (r) => r.event_id,
+      ),
+      traits: this.#sql<{ key: string; value: string; updated_at: number }>`
+        SELECT key, value, updated_at FROM traits`.map((r) => ({
+        key: r.key,
+        value: JSON.parse(r.value) as TraitValue,
+        updatedAt: r.updated_at,
+      })),
+      consentHistory: this.#consentHistory(),
+      archived: state?.archived ?? emptyAggregate(),
+      merges: state?.merges ?? [],
+      conflicts: state?.conflicts ?? [],
+    };
+  }
+
+  #consentHistory(): ConsentChange[] {
+    return this.#sql<{
+      purpose: string;
+      status: string;
+      channel: string;
+      source: string;
+      at: number;
+    }>`
+      SELECT purpose, status, channel, source, at FROM consent_history ORDER BY at, seq`.map(
+      (r) => ({
+        purpose: r.purpose,
+        status: r.status as ConsentChange["status"],
+        channel: r.channel,
+        source: r.source,
+        at: r.at,
+      }),
+    );
+  }
+
+  #load(): void {
+    const meta = new Map(
+      this.#sql<{ key: string; value: string }>`SELECT key, value FROM meta`.map((r) => [
+        r.key,
+        r.value,
+      ]),
+    );
+    this.#profileId = meta.get("profile_id") ?? null;
+    this.#mergedInto = meta.get("merged_into") ?? null;
+    this.#handoverPending = meta.has("handover");
+    this.#erasedAt = meta.get("erased") ?? null;
+    this.#eventCount = this.#sql<{ n: number }>`SELECT count(*) AS n FROM events`[0]?.n ?? 0;
+    this.#eventIdSeq =
+      this.#sql<{ n: number | null }>`SELECT max(n) AS n FROM event_ids`[0]?.n ?? 0;
+    const createdAt = meta.get("created_at");
+    if (!this.#profileId || createdAt === undefined) {
+      this.#state = null;
+      return;
+    }
+    const identifierHashes = new Map<string, HeldIdentifier>();
+    for (const r of this.#sql<{ type: string; hash: string; value: string; verified: number }>`
+      SELECT type, hash, value, verified FROM identifiers ORDER BY added_at`) {
+      identifierHashes.set(r.hash, {
+        type: r.type as IdentifierType,
+        value: r.value,
+        verified: r.verified === 1,
+      });
+    }
+    const traits: Record<string, TraitValue> = {};
+    const traitTimes = new Map<string, number>();
+    for (const r of this.#sql<{
+      key: string;
+      value: string;
+      updated_at: number;
+    }>`SELECT key, value, updated_at FROM traits`) {
+      traits[r.key] = JSON.parse(r.value) as TraitValue;
+      traitTimes.set(r.key, r.updated_at);
+    }
+    const consent: Record<string, "granted" | "denied"> = {};
+    const consentTimes = new Map<string, number>();
+    for (const change of this.#consentHistory()) {
+      consent[change.purpose] = change.status;
+      consentTimes.set(change.purpose, change.at);
+    }
+    this.#state = {
+      profileId: this.#profileId,
+      createdAt: Number(createdAt),
+      identifiers: [...identifierHashes.values()],
+      identifierHashes,
+      traits,
+      traitTimes,
+      aggregate: JSON.parse(meta.get("aggregate") ?? "null") ?? emptyAggregate(),
+      archived: JSON.parse(meta.get("archived") ?? "null") ?? emptyAggregate(),
+      consent,
+      consentTimes,
+      conflicts: this.#sql<{
+        type: string;
+        reason: string;
+        profile_id: string | null;
+        event_id: string;
+        at: number;
+      }>`
+        SELECT type, reason, profile_id, event_id, at FROM conflicts ORDER BY seq DESC`.map(
+        (r) => ({
+          type: r.type,
+          reason: r.reason as Conflict["reason"],
+          ...(r.profile_id ? { profile_id: r.profile_id } : {}),
+          event_id: r.event_id,
+          at: new Date(r.at).toISOString(),
+        }),
+      ),
+      merges: this.#sql<{
+        profile_id: string;
+        via: string;
+        event_id: string;
+        channel: string;
+        at: number;
+      }>`
+        SELECT profile_id, via, event_id, channel, at FROM merges ORDER BY at`.map((r) => ({
+        profile_id: r.profile_id,
+        via: JSON.parse(r.via) as string[],
+        event_id: r.event_id,
+        channel: r.channel,
+        at: new Date(r.at).toISOString(),
+      })),
+      recentEvents: this.#sql<{ body: string }>`
+        SELECT body FROM events ORDER BY ts DESC, seq DESC LIMIT ${RECENT}`.map(
+        (r) => JSON.parse(r.body) as TimelineEvent,
+      ),
+    };
+  }
+}
+
+export function encodeCursor(cursor: Cursor): string {
+  return `${cursor.ts}.${cursor.seq}`;
+}
+
+export function decodeCursor(text: string): Cursor | null {
+  const match = /^(-?\d{1,16})\.(\d{1,16})$/.exec(text);
+  return match ? { ts: Number(match[1]), seq: Number(match[2]) } : null;
+}

@@ -1,0 +1,74 @@
+// The ProfileObject's RPC contract: plain data in and out, domain outcomes as values, not throws.
+import type { Holdings, Offered, Refusal } from "../identity/rules";
+import type { IdentifierType } from "../identity/types";
+import type { Conflict, MergeRecord, ProfileView, TimelineEvent, TraitValue } from "../schemas";
+import type { Aggregate } from "./computed";
+import type { ViewKind } from "./views";
+
+/** A merged-away profile forwards; an erased or never-created one is missing. */
+export type Outcome<T> =
+  | { status: "ok"; value: T }
+  | { status: "forward"; to: string }
+  | { status: "missing" };
+
+export interface OfferedIdentifier extends Offered {
+  value: string;
+}
+
+export interface IngestInput {
+  profileId: string;
+  event: TimelineEvent;
+  /** Identifiers of the event that point at this profile already. */
+  held: OfferedIdentifier[];
+  /** Unowned verified identifiers this profile may take, subject to its rules. */
+  offered: OfferedIdentifier[];
+  /** Identifiers a device claimed: kept here, never linked or merged on. */
+  claimed: OfferedIdentifier[];
+  /** What resolution refused already (merge protection, limits), for the conflicts list. */
+  refused: Refusal[];
+  /** Who sent it, for the consent history. */
+  source: string;
+  view: ViewKind;
+}
+
+export type IngestOutcome =
+  | {
+      kind: "recorded" | "duplicate";
+      view: ProfileView;
+      /** Offered identifiers this profile took: the caller links them. */
+      accepted: Offered[];
+    }
+  | { kind: "split"; holdings: Holdings };
+
+export interface MergeInfo {
+  via: IdentifierType[];
+  eventId: string;
+  channel: string;
+}
+
+/** Everything a loser hands to its survivor. */
+export interface Snapshot {
+  profileId: string;
+  createdAt: number;
+  identifiers: { type: IdentifierType; hash: string; value: string; verified: boolean }[];
+  events: TimelineEvent[];
+  eventIds: string[];
+  traits: { key: string; value: TraitValue; updatedAt: number }[];
+  consentHistory: ConsentChange[];
+  archived: Aggregate;
+  merges: MergeRecord[];
+  conflicts: Conflict[];
+}
+
+export interface ConsentChange {
+  purpose: string;
+  status: "granted" | "denied";
+  channel: string;
+  source: string;
+  at: number;
+}
+
+export interface TimelinePage {
+  events: TimelineEvent[];
+  next: string | null;
+}

@@ -1,0 +1,149 @@
+// POST /v1/events: ingest one event or a batch, and recognise in the same round trip.
+import { createRoute } from "@hono/zod-openapi";
+import type { ZodError } from "zod";
+import { allow } from "../auth/authenticate";
+import { defaultChannel, type Principal, verifies, viewFor } from "../auth/principal";
+import { fieldErrors, invalid, Problem } from "../errors";
+import { bearer, json, problems, resolverFor, router } from "../http";
+import { prepareIdentifiers } from "../identity/identifiers";
+import type { Resolver } from "../identity/resolver";
+import {
+  BatchResultSchema,
+  type EventInput,
+  EventSchema,
+  EventsRequestSchema,
+  type IngestResult,
+  IngestResultSchema,
+  type TimelineEvent,
+} from "../schemas";
+import { settingsFor } from "../settings";
+
+const route = createRoute({
+  method: "post",
+  path: "/v1/events",
+  summary: "Ingest an event (or a batch) and recognise its person",
+  security: bearer,
+  middleware: [allow("admin", "server", "pos", "kiosk")],
+  request: { body: { required: true, ...json(EventsRequestSchema) } },
+  responses: {
+    200: {
+      description: "The event's result, or one result per event of a batch",
+      ...json(IngestResultSchema.or(BatchResultSchema)),
+    },
+    ...problems(400, 401, 403, 409, 413, 415, 429),
+  },
+});
+
+/** The event as stored, with what the credential decides (channel, store) applied. */
+export function toStoredEvent(input: EventInput, principal: Principal): TimelineEvent {
+  const channel = input.channel ?? defaultChannel(principal);
+  if (!channel) {
+    throw new Problem(400, "This credential must say which channel the event happened on", {
+      errors: [{ path: "channel", message: "Required" }],
+    });
+  }
+  let storeId = input.store_id;
+  if (principal.role === "pos" || principal.role === "kiosk") {
+    const own = principal.role === "pos" ? "store" : "kiosk";
+    if (channel !== own)
+      throw new Problem(403, `A ${principal.role} key records ${own} events only`);
+    storeId = principal.storeId;
+  }
+  return {
+    event_id: input.id,
+    type: input.type,
+    ...("name" in input ? { name: input.name } : {}),
+    channel,
+    ...(storeId ? { store_id: storeId } : {}),
+    timestamp: new Date(input.timestamp ?? Date.now()).toISOString(),
+    ...(input.traits ? { traits: input.traits } : {}),
+    // Parsed from JSON, so JSON: the loose schemas only type extra keys as unknown.
+    ...(input.properties ? { properties: input.properties as TimelineEvent["properties"] } : {}),
+  };
+}
+
+async function ingestOne(
+  resolver: Resolver,
+  env: Env,
+  principal: Principal,
+  input: EventInput,
+): Promise<IngestResult> {
+  const event = toStoredEvent(input, principal);
+  const identifiers = await prepareIdentifiers(
+    input.identifiers,
+    settingsFor(env),
+    env.IDENTITY_PEPPER,
+  );
+  if (identifiers.length === 0) {
+    throw new Problem(400, "The event needs at least one usable identifier", {
+      errors: [
+        {
+          path: "identifiers",
+          message: "No usable identifier (empty, junk or placeholder values are ignored)",
+        },
+      ],
+    });
+  }
+  const verified = verifies(principal);
+  const result = await resolver.ingest({
+    event,
+    identifiers: verified ? identifiers : [],
+    claimed: verified ? [] : identifiers,
+    source: principal.role,
+    view: viewFor(principal),
+  });
+  return {
+    event_id: event.event_id,
+    status: result.status,
+    profile_id: result.profileId,
+    merged_profile_ids: result.merged,
+    profile: result.view,
+  };
+}
+
+/** A batch answers every event on its own: one bad event does not sink the others. */
+function prefixed(problem: Problem, index: number) {
+  const body = problem.toJSON();
+  return body.errors
+    ? { ...body, errors: body.errors.map((e) => ({ ...e, path: `batch.${index}.${e.path}` })) }
+    : body;
+}
+
+export const events = router().openapi(
+  route,
+  async (c) => {
+    const principal = c.get("principal");
+    const body = c.req.valid("json");
+    const resolver = resolverFor(c);
+    if (!("batch" in body)) return c.json(await ingestOne(resolver, c.env, principal, body), 200);
+    const results = [];
+    // In order, one at a time: later events of a batch may depend on earlier ones.
+    for (const [index, raw] of body.batch.entries()) {
+      const parsed = EventSchema.safeParse(raw);
+      try {
+        if (!parsed.success) throw invalid(parsed.error);
+        results.push(await ingestOne(resolver, c.env, principal, parsed.data));
+      } catch (error) {
+        if (!(error instanceof Problem) || error.status === 500) throw error;
+        results.push(prefixed(error, index));
+      }
+    }
+    return c.json({ results }, 200);
+  },
+  (result): undefined => {
+    if (result.success) return;
+    // The body is a union (batch | event): report the issues of the branch the client meant,
+    // the event unless the body has a `batch`.
+    const union = result.error.issues.find((issue) => issue.code === "invalid_union");
+    const branches = union && "errors" in union ? union.errors : [];
+    const noBatch = branches[0]?.some(
+      (i) =>
+        i.path.join(".") === "batch" && i.code === "invalid_type" && /undefined/.test(i.message),
+    );
+    const branch = branches[noBatch ? 1 : 0];
+    if (!branch) throw invalid(result.error);
+    throw new Problem(400, "The request does not match the schema", {
+      errors: fieldErrors({ issues: branch } as unknown as ZodError),
+    });
+  },
+);

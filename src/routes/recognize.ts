@@ -1,0 +1,45 @@
+// POST /v1/recognize: look a person up without writing anything.
+import { createRoute } from "@hono/zod-openapi";
+import { allow } from "../auth/authenticate";
+import type { Principal } from "../auth/principal";
+import { viewFor } from "../auth/principal";
+import { Problem } from "../errors";
+import { bearer, json, problems, resolverFor, router } from "../http";
+import { onlyTypes, prepareIdentifiers } from "../identity/identifiers";
+import { IDENTIFIER_TYPES, type IdentifierType } from "../identity/types";
+import { RecognizeRequestSchema, RecognizeResultSchema } from "../schemas";
+import { settingsFor } from "../settings";
+
+const route = createRoute({
+  method: "post",
+  path: "/v1/recognize",
+  summary: "Recognise a person by any of their identifiers",
+  security: bearer,
+  middleware: [allow("admin", "server", "pos", "kiosk")],
+  request: { body: { required: true, ...json(RecognizeRequestSchema) } },
+  responses: {
+    200: { description: "The profile, in the caller's view", ...json(RecognizeResultSchema) },
+    ...problems(400, 401, 403, 404, 413, 415, 429),
+  },
+});
+
+/** What each role may look a person up by: a kiosk faces the public, so only card or phone. */
+const lookupTypes: Partial<Record<Principal["role"], readonly IdentifierType[]>> = {
+  pos: ["email", "phone", "loyalty_id", "user_id"],
+  kiosk: ["loyalty_id", "phone"],
+};
+
+export const recognize = router().openapi(route, async (c) => {
+  const principal = c.get("principal");
+  const { identifiers: input } = c.req.valid("json");
+  onlyTypes(input, lookupTypes[principal.role] ?? IDENTIFIER_TYPES, principal.role);
+  const identifiers = await prepareIdentifiers(input, settingsFor(c.env), c.env.IDENTITY_PEPPER);
+  if (identifiers.length === 0) {
+    throw new Problem(400, "Give at least one usable identifier", {
+      errors: [{ path: "identifiers", message: "No usable identifier" }],
+    });
+  }
+  const found = await resolverFor(c).recognize(identifiers, viewFor(principal));
+  if (!found) throw new Problem(404, "No profile holds any of these identifiers");
+  return c.json({ profile_id: found.profileId, profile: found.view }, 200);
+});

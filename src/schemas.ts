@@ -1,0 +1,386 @@
+// Zod schemas: they validate requests, give the TypeScript types and generate the OpenAPI document.
+import { z } from "@hono/zod-openapi";
+
+export const MAX_BATCH = 100;
+export const MAX_TRAIT_KEYS = 100;
+const FUTURE_TOLERANCE_MS = 24 * 60 * 60 * 1000;
+
+export const ChannelSchema = z
+  .enum(["web", "app", "store", "kiosk", "call_center", "email"])
+  .openapi("Channel");
+export type Channel = z.infer<typeof ChannelSchema>;
+
+const identifierValue = z.string().min(1).max(256);
+
+export const IdentifiersSchema = z
+  .strictObject({
+    user_id: identifierValue.optional(),
+    email: identifierValue.optional(),
+    phone: identifierValue.optional(),
+    loyalty_id: identifierValue.optional(),
+    device_id: identifierValue.optional(),
+    anonymous_id: identifierValue.optional(),
+  })
+  .openapi("Identifiers", { example: { email: "Jane.Doe@Example.com", phone: "(415) 555-0132" } });
+export type IdentifiersInput = z.infer<typeof IdentifiersSchema>;
+
+export const TraitValueSchema = z.union([z.string().max(2048), z.number(), z.boolean(), z.null()]);
+export type TraitValue = z.infer<typeof TraitValueSchema>;
+
+export const TraitsSchema = z
+  .record(z.string().min(1).max(128), TraitValueSchema)
+  .refine((traits) => Object.keys(traits).length <= MAX_TRAIT_KEYS, {
+    message: `At most ${MAX_TRAIT_KEYS} trait keys`,
+  })
+  .openapi("Traits", { example: { first_name: "Jane", last_name: "Doe", loyalty_tier: "gold" } });
+export type Traits = z.infer<typeof TraitsSchema>;
+
+const timestamp = z.iso
+  .datetime({ offset: true })
+  .refine((value) => Date.parse(value) <= Date.now() + FUTURE_TOLERANCE_MS, {
+    message: "More than 24 hours in the future",
+  });
+
+const base = {
+  id: z
+    .string()
+    .min(1)
+    .max(128)
+    .openapi({ description: "Client-chosen unique id: the idempotency key" }),
+  channel: ChannelSchema.optional().openapi({
+    description:
+      "Required for admin and server keys; pos keys default to store, kiosk keys to kiosk",
+  }),
+  store_id: z.string().min(1).max(128).optional(),
+  timestamp: timestamp.optional().openapi({ description: "ISO-8601; default now" }),
+  identifiers: IdentifiersSchema.default({}),
+  traits: TraitsSchema.optional(),
+};
+
+const looseProperties = z.record(z.string(), z.json());
+
+export const PurchaseItemSchema = z.object({
+  sku: z.string().min(1).max(128),
+  name: z.string().max(512).optional(),
+  category: z.string().max(256).optional(),
+  price: z.number().nonnegative().optional(),
+  quantity: z.number().int().positive().max(100_000).default(1),
+});
+
+export const PurchasePropertiesSchema = z.looseObject({
+  order_id: z.string().min(1).max(128),
+  total: z.number().nonnegative(),
+  currency: z.string().regex(/^[A-Z]{3}$/, "An ISO 4217 code such as USD"),
+  items: z.array(PurchaseItemSchema).max(500).default([]),
+});
+
+export const SurveyPropertiesSchema = z.looseObject({
+  survey_id: z.string().min(1).max(128),
+  answers: looseProperties.default({}),
+  nps: z.number().int().min(0).max(10).optional(),
+});
+
+export const ConsentStatusSchema = z.enum(["granted", "denied"]);
+export type ConsentStatus = z.infer<typeof ConsentStatusSchema>;
+
+export const ConsentPurposesSchema = z
+  .record(
+    z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, "A purpose name such as marketing_email"),
+    ConsentStatusSchema,
+  )
+  .refine((purposes) => Object.keys(purposes).length > 0, { message: "At least one purpose" });
+
+export const ConsentPropertiesSchema = z.looseObject({ purposes: ConsentPurposesSchema });
+
+export const EventSchema = z
+  .discriminatedUnion("type", [
+    z.strictObject({ ...base, type: z.literal("visit"), properties: looseProperties.optional() }),
+    z.strictObject({
+      ...base,
+      type: z.literal("identify"),
+      properties: looseProperties.optional(),
+    }),
+    z.strictObject({ ...base, type: z.literal("purchase"), properties: PurchasePropertiesSchema }),
+    z.strictObject({ ...base, type: z.literal("survey"), properties: SurveyPropertiesSchema }),
+    z.strictObject({ ...base, type: z.literal("consent"), properties: ConsentPropertiesSchema }),
+    z.strictObject({
+      ...base,
+      type: z.literal("track"),
+      name: z.string().min(1).max(128),
+      properties: looseProperties.optional(),
+    }),
+  ])
+  .openapi("Event");
+export type EventInput = z.infer<typeof EventSchema>;
+
+export const BatchSchema = z
+  .strictObject({
+    batch: z
+      .array(z.unknown())
+      .min(1)
+      .max(MAX_BATCH)
+      .openapi({
+        description: `1 to ${MAX_BATCH} events; each is validated and answered on its own`,
+      }),
+  })
+  .openapi("EventBatch");
+
+export const EventsRequestSchema = z.union([BatchSchema, EventSchema]);
+
+/** An event as stored and shown in a timeline; `event_id` is the client's `id`. */
+export const TimelineEventSchema = z
+  .object({
+    event_id: z.string(),
+    type: z.enum(["visit", "identify", "purchase", "survey", "consent", "track"]),
+    name: z.string().optional(),
+    channel: ChannelSchema,
+    store_id: z.string().optional(),
+    timestamp: z.string(),
+    traits: TraitsSchema.optional(),
+    properties: z.record(z.string(), z.json()).optional(),
+  })
+  .openapi("TimelineEvent");
+export type TimelineEvent = z.infer<typeof TimelineEventSchema>;
+
+export const ComputedSchema = z
+  .object({
+    visit_count: z.number(),
+    visits_by_channel: z.record(z.string(), z.number()),
+    first_seen_at: z.string().nullable(),
+    last_seen_at: z.string().nullable(),
+    last_seen_by_channel: z.record(z.string(), z.string()),
+    purchase_count: z.number(),
+    lifetime_value: z.number(),
+    average_order_value: z.number().nullable(),
+    last_purchase_at: z.string().nullable(),
+    favorite_store: z.string().nullable(),
+    favorite_category: z.string().nullable(),
+    last_nps: z.number().nullable(),
+  })
+  .openapi("ComputedTraits");
+export type Computed = z.infer<typeof ComputedSchema>;
+
+export const NextMessageSchema = z
+  .object({
+    message_id: z.string(),
+    campaign_id: z.string(),
+    title: z.string(),
+    body: z.string(),
+    offer_code: z.string().optional(),
+  })
+  .openapi("NextMessage");
+
+export const ConsentMapSchema = z.record(z.string(), ConsentStatusSchema).openapi("Consent");
+
+export const ConflictSchema = z
+  .object({
+    type: z.string(),
+    reason: z.enum(["merge_protection", "limit", "merge_limit"]),
+    profile_id: z
+      .string()
+      .optional()
+      .openapi({ description: "The profile that keeps the identifier" }),
+    event_id: z.string(),
+    at: z.string(),
+  })
+  .openapi("Conflict");
+export type Conflict = z.infer<typeof ConflictSchema>;
+
+export const MergeRecordSchema = z
+  .object({
+    profile_id: z.string().openapi({ description: "The profile merged into this one" }),
+    via: z.array(z.string()).openapi({ description: "Identifier types that joined them" }),
+    event_id: z.string(),
+    channel: z.string(),
+    at: z.string(),
+  })
+  .openapi("MergeRecord");
+export type MergeRecord = z.infer<typeof MergeRecordSchema>;
+
+const LoyaltySchema = z.object({ tier: z.string().nullable(), points: z.number().nullable() });
+
+export const FullViewSchema = z
+  .object({
+    view: z.literal("full"),
+    profile_id: z.string(),
+    first_name: z.string().optional(),
+    identifiers: z.record(z.string(), z.array(z.string())),
+    claimed_identifiers: z.record(z.string(), z.array(z.string())),
+    traits: TraitsSchema,
+    computed: ComputedSchema,
+    segments: z.array(z.string()),
+    consent: ConsentMapSchema,
+    conflicts: z.array(ConflictSchema),
+    merges: z.array(MergeRecordSchema),
+    created_at: z.string(),
+  })
+  .openapi("FullView");
+
+export const StaffViewSchema = z
+  .object({
+    view: z.literal("staff"),
+    profile_id: z.string(),
+    first_name: z.string().optional(),
+    last_name: z.string().optional(),
+    contacts: z.object({ email: z.array(z.string()), phone: z.array(z.string()) }),
+    loyalty_id: z.string().nullable(),
+    loyalty: LoyaltySchema,
+    segments: z.array(z.string()),
+    stats: z.object({
+      visits: z.record(z.string(), z.number()),
+      purchases: z.record(z.string(), z.number()),
+    }),
+    recent_events: z.array(TimelineEventSchema.omit({ traits: true, properties: true })).max(5),
+    consent: ConsentMapSchema,
+    next_message: NextMessageSchema.nullable(),
+  })
+  .openapi("StaffView");
+
+export const KioskViewSchema = z
+  .object({
+    view: z.literal("kiosk"),
+    profile_id: z.string(),
+    first_name: z.string().optional(),
+    loyalty: LoyaltySchema,
+    next_message: NextMessageSchema.nullable(),
+  })
+  .openapi("KioskView");
+
+export const CustomerViewSchema = z
+  .object({
+    view: z.literal("customer"),
+    profile_id: z.string(),
+    first_name: z.string().optional(),
+    loyalty: LoyaltySchema,
+    segments: z.array(z.string()),
+    consent: ConsentMapSchema,
+    next_message: NextMessageSchema.nullable(),
+  })
+  .openapi("CustomerView");
+
+export const ProfileViewSchema = z
+  .discriminatedUnion("view", [
+    FullViewSchema,
+    StaffViewSchema,
+    KioskViewSchema,
+    CustomerViewSchema,
+  ])
+  .openapi("ProfileView");
+export type FullView = z.infer<typeof FullViewSchema>;
+export type StaffView = z.infer<typeof StaffViewSchema>;
+export type KioskView = z.infer<typeof KioskViewSchema>;
+export type CustomerView = z.infer<typeof CustomerViewSchema>;
+export type ProfileView = z.infer<typeof ProfileViewSchema>;
+
+export const ProblemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .openapi("Problem");
+
+export const IngestResultSchema = z
+  .object({
+    event_id: z.string(),
+    status: z.enum(["recorded", "duplicate"]),
+    profile_id: z.string(),
+    merged_profile_ids: z.array(z.string()),
+    profile: ProfileViewSchema,
+  })
+  .openapi("IngestResult");
+export type IngestResult = z.infer<typeof IngestResultSchema>;
+
+export const BatchResultSchema = z
+  .object({ results: z.array(z.union([IngestResultSchema, ProblemSchema])) })
+  .openapi("BatchResult");
+
+export const RecognizeRequestSchema = z
+  .strictObject({ identifiers: IdentifiersSchema, channel: ChannelSchema.optional() })
+  .openapi("RecognizeRequest");
+
+export const RecognizeResultSchema = z
+  .object({ profile_id: z.string(), profile: ProfileViewSchema })
+  .openapi("RecognizeResult");
+
+export const ProfileIdParamSchema = z.object({
+  profile_id: z
+    .string()
+    .openapi({ param: { name: "profile_id", in: "path" }, example: "pr_5e3c…" }),
+});
+
+export const TimelineQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  before: z
+    .string()
+    .max(200)
+    .optional()
+    .openapi({ description: "The `next` cursor of the previous page" }),
+});
+
+export const TimelineSchema = z
+  .object({ events: z.array(TimelineEventSchema), next: z.string().nullable() })
+  .openapi("Timeline");
+
+export const ROLES = ["admin", "server", "pos", "kiosk", "web"] as const;
+
+export const CreateKeySchema = z
+  .strictObject({
+    role: z.enum(ROLES),
+    name: z.string().min(1).max(128),
+    store_id: z.string().min(1).max(128).optional(),
+    origins: z.array(z.url().max(512)).max(50).optional(),
+  })
+  .superRefine((key, ctx) => {
+    if ((key.role === "pos" || key.role === "kiosk") && !key.store_id) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["store_id"],
+        message: `A ${key.role} key is bound to one store`,
+      });
+    }
+    if (key.role !== "pos" && key.role !== "kiosk" && key.store_id) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["store_id"],
+        message: "Only pos and kiosk keys have a store",
+      });
+    }
+    if (key.role === "web" && !key.origins?.length) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["origins"],
+        message: "A web key needs its allowed origins",
+      });
+    }
+    if (key.role !== "web" && key.origins) {
+      ctx.addIssue({ code: "custom", path: ["origins"], message: "Only web keys have origins" });
+    }
+  })
+  .openapi("CreateKey");
+export type CreateKey = z.infer<typeof CreateKeySchema>;
+
+export const KeySchema = z
+  .object({
+    id: z.string(),
+    role: z.enum(ROLES),
+    name: z.string(),
+    store_id: z.string().optional(),
+    origins: z.array(z.string()).optional(),
+    created_at: z.string(),
+  })
+  .openapi("ApiKey");
+export type ApiKey = z.infer<typeof KeySchema>;
+
+export const CreatedKeySchema = KeySchema.extend({
+  key: z.string().openapi({ description: "The secret, shown this once" }),
+}).openapi("CreatedApiKey");
+
+export const KeyIdParamSchema = z.object({
+  id: z
+    .string()
+    .max(64)
+    .openapi({ param: { name: "id", in: "path" } }),
+});

@@ -1,0 +1,84 @@
+// Settings read from the environment once per isolate; every limit the service enforces lives here.
+
+import type { CountryCode } from "libphonenumber-js";
+import { z } from "zod";
+import type { IdentifierType } from "./identity/types";
+
+const LimitsSchema = z.record(z.string(), z.number().int().positive());
+
+export interface Settings {
+  defaultCountry: CountryCode;
+  maxEventsPerProfile: number;
+  /** Idempotency keys remembered per profile, beyond the events kept. */
+  maxEventIdsPerProfile: number;
+  identifierLimits: Record<IdentifierType, number>;
+  blocklist: RegExp[];
+  maxMergesPerProfile: number;
+}
+
+export const defaultLimits: Record<IdentifierType, number> = {
+  user_id: 1,
+  loyalty_id: 1,
+  email: 5,
+  phone: 5,
+  device_id: 20,
+  anonymous_id: 50,
+};
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function integer(value: string | undefined, fallback: number): number {
+  const n = Number(value);
+  return Number.isInteger(n) && n > 0 ? n : fallback;
+}
+
+/** `noemail@*` → /^noemail@.*$/i: a placeholder pattern over normalised values. */
+export function blocklistPattern(entry: string): RegExp {
+  const escaped = entry
+    .trim()
+    .toLowerCase()
+    .replace(/[.+?^${}()|[\]\\]/g, "\\$&")
+    .replaceAll("*", ".*");
+  return new RegExp(`^${escaped}$`, "i");
+}
+
+export function parseSettings(env: Partial<Record<string, unknown>>): Settings {
+  const text = (name: string) =>
+    typeof env[name] === "string" ? (env[name] as string) : undefined;
+  const limits = LimitsSchema.safeParse(parseJson(text("IDENTIFIER_LIMITS") ?? "{}"));
+  const maxEvents = integer(text("MAX_EVENTS_PER_PROFILE"), 1000);
+  return {
+    defaultCountry: (text("DEFAULT_PHONE_COUNTRY") ?? "US").toUpperCase() as CountryCode,
+    maxEventsPerProfile: maxEvents,
+    maxEventIdsPerProfile: maxEvents * 10,
+    // user_id and loyalty_id stay at one: merge protection depends on it.
+    identifierLimits: {
+      ...defaultLimits,
+      ...(limits.success ? limits.data : {}),
+      user_id: 1,
+      loyalty_id: 1,
+    },
+    blocklist: (text("IDENTIFIER_BLOCKLIST") ?? "")
+      .split(",")
+      .filter((entry) => entry.trim())
+      .map(blocklistPattern),
+    maxMergesPerProfile: integer(text("MAX_MERGES_PER_PROFILE"), 100),
+  };
+}
+
+const cache = new WeakMap<object, Settings>();
+
+export function settingsFor(env: object): Settings {
+  let settings = cache.get(env);
+  if (!settings) {
+    settings = parseSettings(env as Record<string, unknown>);
+    cache.set(env, settings);
+  }
+  return settings;
+}

@@ -1,0 +1,43 @@
+// One SQL helper for Durable Object storage: every `${value}` is bound as `?`, failures name the query.
+export type Row = Record<string, SqlStorageValue>;
+
+export type Sql = <T extends Row = Row>(
+  strings: TemplateStringsArray,
+  ...values: SqlStorageValue[]
+) => T[];
+
+export function sqlTag(storage: SqlStorage): Sql {
+  return <T extends Row>(strings: TemplateStringsArray, ...values: SqlStorageValue[]): T[] => {
+    const query = strings.join("?");
+    try {
+      return storage.exec<T>(query, ...values).toArray();
+    } catch (cause) {
+      throw new Error(`SQL failed: ${query.replace(/\s+/g, " ").trim()}`, { cause });
+    }
+  };
+}
+
+export interface Migration {
+  id: number;
+  up: string;
+}
+
+/**
+ * Applies the migrations not yet applied, in one transaction. The list is append-only: an
+ * applied migration is never edited. PRAGMA user_version does not work here, hence our own table.
+ */
+export function migrate(storage: DurableObjectStorage, migrations: readonly Migration[]): number {
+  const sql = sqlTag(storage.sql);
+  sql`CREATE TABLE IF NOT EXISTS schema_migrations (id INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`;
+  const applied =
+    sql<{ id: number | null }>`SELECT max(id) AS id FROM schema_migrations`[0]?.id ?? 0;
+  const pending = migrations.filter((m) => m.id > applied).sort((a, b) => a.id - b.id);
+  if (pending.length === 0) return applied;
+  storage.transactionSync(() => {
+    for (const migration of pending) {
+      storage.sql.exec(migration.up);
+      sql`INSERT INTO schema_migrations (id, applied_at) VALUES (${migration.id}, ${Date.now()})`;
+    }
+  });
+  return pending.at(-1)?.id ?? applied;
+}

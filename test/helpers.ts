@@ -1,0 +1,57 @@
+// Test helpers: drive the Worker over HTTP exactly as a client would.
+import { exports } from "cloudflare:workers";
+import { testSecrets } from "./secrets";
+
+export const ADMIN = testSecrets.ADMIN_API_KEY;
+
+export interface Call {
+  method?: string;
+  key?: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export async function call(path: string, { method, key, body, headers = {} }: Call = {}) {
+  const init: RequestInit = {
+    method: method ?? (body === undefined ? "GET" : "POST"),
+    headers: {
+      ...(key ? { authorization: `Bearer ${key}` } : {}),
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+      ...headers,
+    },
+    ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
+  };
+  const response = await exports.default.fetch(new Request(`https://edge.test${path}`, init));
+  const text = await response.text();
+  // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON answers
+  let json: any = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = null;
+  }
+  return { status: response.status, headers: response.headers, json, text };
+}
+
+let counter = 0;
+/** A value no other test uses: storage is shared by every test of a file. */
+export function unique(prefix = "t"): string {
+  counter += 1;
+  return `${prefix}-${Date.now().toString(36)}-${counter}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+export async function createKey(
+  role: string,
+  extra: Record<string, unknown> = {},
+): Promise<string> {
+  const res = await call("/v1/admin/keys", {
+    key: ADMIN,
+    body: { role, name: unique(role), ...extra },
+  });
+  if (res.status !== 201) throw new Error(`key creation failed: ${res.status} ${res.text}`);
+  return res.json.key as string;
+}
+
+export async function event(key: string, body: Record<string, unknown>) {
+  return call("/v1/events", { key, body: { id: unique("evt"), ...body } });
+}
