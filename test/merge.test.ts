@@ -1,0 +1,352 @@
+// Merges: several profiles become one without losing or doubling anything, and never two people.
+
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { ProfileObject } from "../src/profile/profile-object";
+import { ADMIN, call, createKey, event, unique } from "./helpers";
+
+let server: string;
+beforeAll(async () => {
+  server = await createKey("server");
+});
+
+const timelineIds = async (profileId: string) => {
+  const res = await call(`/v1/profiles/${profileId}/timeline?limit=200`, { key: ADMIN });
+  return (res.json.events as { event_id: string }[]).map((e) => e.event_id).sort();
+};
+
+describe("merging profiles", () => {
+  it("collapses three profiles into one that holds every event once", async () => {
+    const email = `${unique()}@example.com`;
+    const phone = "+1 212 555 0199".replace(
+      "0199",
+      String(1000 + Math.floor(Math.random() * 8999)),
+    );
+    const loyalty = unique("L");
+    const a = await event(server, {
+      id: unique("a"),
+      type: "visit",
+      channel: "web",
+      identifiers: { email },
+    });
+    const b = await event(server, {
+      id: unique("b"),
+      type: "visit",
+      channel: "app",
+      identifiers: { phone },
+    });
+    const c = await event(server, {
+      id: unique("c"),
+      type: "visit",
+      channel: "store",
+      identifiers: { loyalty_id: loyalty },
+    });
+    const ids = new Set([a.json.profile_id, b.json.profile_id, c.json.profile_id]);
+    expect(ids.size).toBe(3);
+
+    const join = await event(server, {
+      id: unique("join"),
+      type: "identify",
+      channel: "store",
+      identifiers: { email, phone, loyalty_id: loyalty },
+    });
+    expect(join.status, join.text).toBe(200);
+    const survivor = join.json.profile_id;
+    expect(ids.has(survivor)).toBe(true);
+    expect(join.json.merged_profile_ids.sort()).toEqual(
+      [...ids].filter((id) => id !== survivor).sort(),
+    );
+
+    const events = await timelineIds(survivor);
+    expect(events).toHaveLength(4);
+    expect(new Set(events).size).toBe(4);
+
+    for (const id of ids) {
+      const res = await call(`/v1/profiles/${id}`, { key: ADMIN });
+      expect(res.status).toBe(200);
+      expect(res.json.profile_id).toBe(survivor);
+    }
+    const full = await call(`/v1/profiles/${survivor}`, { key: ADMIN });
+    expect(full.json.computed.visit_count).toBe(3);
+    expect(full.json.merges).toHaveLength(2);
+    for (const identifiers of [{ email }, { phone }, { loyalty_id: loyalty }]) {
+      const found = await call("/v1/recognize", { key: ADMIN, body: { identifiers } });
+      expect(found.json.profile_id).toBe(survivor);
+    }
+  });
+
+  it("never merges two profiles with different user_ids, and shows the conflict", async () => {
+    const email = `${unique()}@example.com`;
+    const jane = await event(server, {
+      type: "identify",
+      channel: "app",
+      identifiers: { user_id: unique("u"), email },
+    });
+    const other = unique("u");
+    const res = await event(server, {
+      type: "identify",
+      channel: "app",
+      identifiers: { user_id: other, email },
+    });
+    expect(res.status).toBe(200);
+    expect(res.json.profile_id).not.toBe(jane.json.profile_id);
+    expect(res.json.merged_profile_ids).toEqual([]);
+    // The email stays with the profile that held it first.
+    const byEmail = await call("/v1/recognize", { key: ADMIN, body: { identifiers: { email } } });
+    expect(byEmail.json.profile_id).toBe(jane.json.profile_id);
+    expect(res.json.profile.identifiers.email).toBeUndefined();
+    expect(res.json.profile.conflicts).toContainEqual(
+      expect.objectContaining({
+        type: "email",
+        reason: "merge_protection",
+        profile_id: jane.json.profile_id,
+      }),
+    );
+  });
+
+  it("never merges two profiles that hold different user_ids through a shared phone", async () => {
+    const phone = `+1646555${String(1000 + Math.floor(Math.random() * 8999))}`;
+    const a = await event(server, {
+      type: "identify",
+      channel: "app",
+      identifiers: { user_id: unique("u") },
+    });
+    const b = await event(server, {
+      type: "identify",
+      channel: "app",
+      identifiers: { user_id: unique("u") },
+    });
+    await event(server, {
+      type: "visit",
+      channel: "app",
+      identifiers: { user_id: a.json.profile.identifiers.user_id[0], phone },
+    });
+    const res = await event(server, {
+      type: "visit",
+      channel: "app",
+      identifiers: { user_id: b.json.profile.identifiers.user_id[0], phone },
+    });
+    expect(res.json.profile_id).toBe(b.json.profile_id);
+    expect(res.json.merged_profile_ids).toEqual([]);
+  });
+
+  it("does not funnel strangers together through a store's placeholder email", async () => {
+    const pos = await createKey("pos", { store_id: "store-7" });
+    const profiles = new Set<string>();
+    for (let i = 0; i < 4; i++) {
+      const res = await event(pos, {
+        type: "purchase",
+        identifiers: { email: "noemail@store7.example", loyalty_id: unique("L") },
+        properties: { order_id: unique("o"), total: 10, currency: "USD" },
+      });
+      expect(res.status, res.text).toBe(200);
+      profiles.add(res.json.profile_id);
+    }
+    expect(profiles.size).toBe(4);
+    const lookup = await call("/v1/recognize", {
+      key: pos,
+      body: { identifiers: { email: "noemail@store7.example" } },
+    });
+    expect(lookup.status).toBe(400);
+  });
+
+  it("keeps a shared non-placeholder email with its first profile when loyalty ids differ", async () => {
+    const shared = `${unique("front-desk")}@example.com`;
+    const first = await event(server, {
+      type: "visit",
+      channel: "store",
+      identifiers: { email: shared, loyalty_id: unique("L") },
+    });
+    const second = await event(server, {
+      type: "visit",
+      channel: "store",
+      identifiers: { email: shared, loyalty_id: unique("L") },
+    });
+    expect(second.json.profile_id).not.toBe(first.json.profile_id);
+    expect(second.json.merged_profile_ids).toEqual([]);
+  });
+
+  it("caps how many values of one type a profile takes", async () => {
+    const userId = unique("u");
+    for (let i = 0; i < 7; i++) {
+      await event(server, {
+        type: "visit",
+        channel: "web",
+        identifiers: { user_id: userId, email: `${unique()}@example.com` },
+      });
+    }
+    const found = await call("/v1/recognize", {
+      key: ADMIN,
+      body: { identifiers: { user_id: userId } },
+    });
+    expect(found.json.profile.identifiers.email).toHaveLength(5);
+    expect(
+      found.json.profile.conflicts.filter((c: { reason: string }) => c.reason === "limit"),
+    ).toHaveLength(2);
+  });
+
+  it("ends concurrent identify calls for one new person from web, app and POS in one profile", async () => {
+    const pos = await createKey("pos", { store_id: "store-1" });
+    const email = `${unique()}@example.com`;
+    const userId = unique("u");
+    const phone = `+1718555${String(1000 + Math.floor(Math.random() * 8999))}`;
+    const anon = unique("anon");
+    const sends = [
+      event(server, {
+        id: unique("web"),
+        type: "identify",
+        channel: "web",
+        identifiers: { anonymous_id: anon, email },
+      }),
+      event(server, {
+        id: unique("app"),
+        type: "identify",
+        channel: "app",
+        identifiers: { user_id: userId, email },
+      }),
+      event(pos, { id: unique("pos"), type: "identify", identifiers: { phone, email } }),
+      event(server, {
+        id: unique("app2"),
+        type: "visit",
+        channel: "app",
+        identifiers: { user_id: userId, phone },
+      }),
+    ];
+    const results = await Promise.all(sends);
+    for (const r of results) expect(r.status, r.text).toBe(200);
+    const ids = new Set<string>();
+    for (const identifiers of [{ email }, { user_id: userId }, { phone }, { anonymous_id: anon }]) {
+      const found = await call("/v1/recognize", { key: ADMIN, body: { identifiers } });
+      expect(found.status).toBe(200);
+      ids.add(found.json.profile_id);
+    }
+    expect(ids.size).toBe(1);
+    const [survivor] = [...ids];
+    const events = await timelineIds(survivor as string);
+    expect(events).toHaveLength(4);
+    expect(new Set(events).size).toBe(4);
+  });
+
+  it("answers duplicate for a re-sent event, with the survivor's id after a merge", async () => {
+    const email = `${unique()}@example.com`;
+    const phone = `+1929555${String(1000 + Math.floor(Math.random() * 8999))}`;
+    const id = unique("once");
+    const first = await event(server, {
+      id,
+      type: "purchase",
+      channel: "web",
+      identifiers: { email },
+      properties: { order_id: "o", total: 100, currency: "USD" },
+    });
+    const again = await event(server, {
+      id,
+      type: "purchase",
+      channel: "web",
+      identifiers: { email },
+      properties: { order_id: "o", total: 100, currency: "USD" },
+    });
+    expect(again.json.status).toBe("duplicate");
+    expect(again.json.profile_id).toBe(first.json.profile_id);
+
+    const other = await event(server, { type: "visit", channel: "app", identifiers: { phone } });
+    const join = await event(server, {
+      type: "identify",
+      channel: "app",
+      identifiers: { email, phone },
+    });
+    const survivor = join.json.profile_id;
+    expect([first.json.profile_id, other.json.profile_id]).toContain(survivor);
+
+    const afterMerge = await event(server, {
+      id,
+      type: "purchase",
+      channel: "web",
+      identifiers: { email },
+      properties: { order_id: "o", total: 100, currency: "USD" },
+    });
+    expect(afterMerge.json.status).toBe("duplicate");
+    expect(afterMerge.json.profile_id).toBe(survivor);
+    const full = await call(`/v1/profiles/${survivor}`, { key: ADMIN });
+    expect(full.json.computed.purchase_count).toBe(1);
+    expect(full.json.computed.lifetime_value).toBe(100);
+  });
+
+  it("finishes a merge interrupted after its first step through the loser's alarm", async () => {
+    const loserEmail = `${unique()}@example.com`;
+    const survivorEmail = `${unique()}@example.com`;
+    const s = await event(server, {
+      type: "visit",
+      channel: "web",
+      identifiers: { email: survivorEmail },
+      traits: { first_name: "Ana" },
+    });
+    const l = await event(server, {
+      type: "purchase",
+      channel: "store",
+      identifiers: { email: loserEmail },
+      properties: { order_id: "x", total: 30, currency: "USD" },
+    });
+    const survivor = s.json.profile_id as string;
+    const loser = l.json.profile_id as string;
+    const stub = env.PROFILES.getByName(loser) as unknown as DurableObjectStub<ProfileObject>;
+
+    // Step one only, as if the Worker crashed right after it.
+    const begun = await stub.beginMerge(loser, survivor, {
+      via: ["email"],
+      eventId: "manual",
+      channel: "web",
+    });
+    expect(begun.status).toBe("ok");
+    const forwarded = await call(`/v1/profiles/${loser}`, { key: ADMIN });
+    expect(forwarded.json.profile_id).toBe(survivor);
+
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await runDurableObjectAlarm(stub)).toBe(false);
+
+    const events = await timelineIds(survivor);
+    expect(events).toEqual([s.json.event_id, l.json.event_id].sort());
+    const full = await call(`/v1/profiles/${survivor}`, { key: ADMIN });
+    expect(full.json.computed.lifetime_value).toBe(30);
+    expect(full.json.identifiers.email.sort()).toEqual([loserEmail, survivorEmail].sort());
+    // The loser kept nothing but its forward.
+    const left = await runInDurableObject(stub, (_instance, state) =>
+      state.storage.sql.exec("SELECT count(*) AS n FROM events").one(),
+    );
+    expect(left.n).toBe(0);
+    // Its identifier still points at the loser and is repaired on the way.
+    const byLoserEmail = await call("/v1/recognize", {
+      key: ADMIN,
+      body: { identifiers: { email: loserEmail } },
+    });
+    expect(byLoserEmail.json.profile_id).toBe(survivor);
+  });
+
+  it("repeats an import safely: a second hand-over of the same loser adds nothing", async () => {
+    const a = await event(server, {
+      type: "visit",
+      channel: "web",
+      identifiers: { email: `${unique()}@example.com` },
+    });
+    const b = await event(server, {
+      type: "visit",
+      channel: "web",
+      identifiers: { email: `${unique()}@example.com` },
+    });
+    const loser = env.PROFILES.getByName(
+      b.json.profile_id,
+    ) as unknown as DurableObjectStub<ProfileObject>;
+    const survivor = env.PROFILES.getByName(
+      a.json.profile_id,
+    ) as unknown as DurableObjectStub<ProfileObject>;
+    const info = { via: ["email" as const], eventId: "manual", channel: "web" };
+    const snapshot = await loser.beginMerge(b.json.profile_id, a.json.profile_id, info);
+    if (snapshot.status !== "ok") throw new Error("no snapshot");
+    await survivor.importMerge(a.json.profile_id, snapshot.value, info);
+    await survivor.importMerge(a.json.profile_id, snapshot.value, info);
+    await runDurableObjectAlarm(loser);
+    const full = await call(`/v1/profiles/${a.json.profile_id}`, { key: ADMIN });
+    expect(full.json.computed.visit_count).toBe(2);
+    expect(await timelineIds(a.json.profile_id)).toHaveLength(2);
+  });
+});
