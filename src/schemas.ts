@@ -57,7 +57,7 @@ const base = {
   traits: TraitsSchema.optional(),
 };
 
-const looseProperties = z.record(z.string(), z.json());
+const looseProperties = z.record(z.string(), z.unknown());
 
 export const PurchaseItemSchema = z.object({
   sku: z.string().min(1).max(128),
@@ -137,7 +137,7 @@ export const TimelineEventSchema = z
     store_id: z.string().optional(),
     timestamp: z.string(),
     traits: TraitsSchema.optional(),
-    properties: z.record(z.string(), z.json()).optional(),
+    properties: z.record(z.string(), z.unknown()).optional(),
   })
   .openapi("TimelineEvent");
 export type TimelineEvent = z.infer<typeof TimelineEventSchema>;

@@ -3,7 +3,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { ProfileObject } from "../src/profile/profile-object";
+import { profileStub } from "../src/profile/protocol";
 import { ADMIN, call, createKey, event, unique } from "./helpers";
 
 let server: string;
@@ -289,7 +289,7 @@ describe("merging profiles", () => {
     });
     const survivor = s.json.profile_id as string;
     const loser = l.json.profile_id as string;
-    const stub = env.PROFILES.getByName(loser) as unknown as DurableObjectStub<ProfileObject>;
+    const stub = profileStub(env, loser);
 
     // Step one only, as if the Worker crashed right after it.
     const begun = await stub.beginMerge(loser, survivor, {
@@ -301,8 +301,8 @@ describe("merging profiles", () => {
     const forwarded = await call(`/v1/profiles/${loser}`, { key: ADMIN });
     expect(forwarded.json.profile_id).toBe(survivor);
 
-    expect(await runDurableObjectAlarm(stub)).toBe(true);
-    expect(await runDurableObjectAlarm(stub)).toBe(false);
+    expect(await runDurableObjectAlarm(env.PROFILES.getByName(loser))).toBe(true);
+    expect(await runDurableObjectAlarm(env.PROFILES.getByName(loser))).toBe(false);
 
     const events = await timelineIds(survivor);
     expect(events).toEqual([s.json.event_id, l.json.event_id].sort());
@@ -310,7 +310,7 @@ describe("merging profiles", () => {
     expect(full.json.computed.lifetime_value).toBe(30);
     expect(full.json.identifiers.email.sort()).toEqual([loserEmail, survivorEmail].sort());
     // The loser kept nothing but its forward.
-    const left = await runInDurableObject(stub, (_instance, state) =>
+    const left = await runInDurableObject(env.PROFILES.getByName(loser), (_instance, state) =>
       state.storage.sql.exec("SELECT count(*) AS n FROM events").one(),
     );
     expect(left.n).toBe(0);
@@ -333,18 +333,15 @@ describe("merging profiles", () => {
       channel: "web",
       identifiers: { email: `${unique()}@example.com` },
     });
-    const loser = env.PROFILES.getByName(
-      b.json.profile_id,
-    ) as unknown as DurableObjectStub<ProfileObject>;
-    const survivor = env.PROFILES.getByName(
-      a.json.profile_id,
-    ) as unknown as DurableObjectStub<ProfileObject>;
+    const loser = profileStub(env, b.json.profile_id);
+    const survivor = profileStub(env, a.json.profile_id);
     const info = { via: ["email" as const], eventId: "manual", channel: "web" };
     const snapshot = await loser.beginMerge(b.json.profile_id, a.json.profile_id, info);
     if (snapshot.status !== "ok") throw new Error("no snapshot");
-    await survivor.importMerge(a.json.profile_id, snapshot.value, info);
-    await survivor.importMerge(a.json.profile_id, snapshot.value, info);
-    await runDurableObjectAlarm(loser);
+    const { value } = snapshot;
+    await survivor.importMerge(a.json.profile_id, value, info);
+    await survivor.importMerge(a.json.profile_id, value, info);
+    await runDurableObjectAlarm(env.PROFILES.getByName(b.json.profile_id));
     const full = await call(`/v1/profiles/${a.json.profile_id}`, { key: ADMIN });
     expect(full.json.computed.visit_count).toBe(2);
     expect(await timelineIds(a.json.profile_id)).toHaveLength(2);

@@ -2,8 +2,14 @@
 // A known person costs one hop: identifier → profile comes from an isolate cache, which stays
 // safe because merged-away profiles forward and erased ones answer missing.
 import { Problem } from "../errors";
-import type { ProfileObject } from "../profile/profile-object";
-import type { IngestOutcome, MergeInfo, OfferedIdentifier, Outcome } from "../profile/protocol";
+import {
+  type IngestOutcome,
+  type MergeInfo,
+  type OfferedIdentifier,
+  type Outcome,
+  type ProfileStub,
+  profileStub,
+} from "../profile/protocol";
 import type { ViewKind } from "../profile/views";
 import type { ProfileView, TimelineEvent } from "../schemas";
 import type { Settings } from "../settings";
@@ -37,24 +43,13 @@ export interface ResolverContext {
   defer: (promise: Promise<unknown>) => void;
 }
 
-/**
- * The ProfileObject as its callers see it over RPC. Derived from the class; it skips the
- * runtime's structural Serializable check, which cannot terminate on recursive JSON types.
- */
-type Remote<T> = {
-  [K in keyof T as T[K] extends (...args: never[]) => unknown ? K : never]: T[K] extends (
-    ...args: infer A
-  ) => infer R
-    ? (...args: A) => Promise<Awaited<R>>
-    : never;
-};
-type Stub = Remote<ProfileObject>;
+type Stub = ProfileStub;
 
 export class Resolver {
   constructor(readonly ctx: ResolverContext) {}
 
   profile(profileId: string): Stub {
-    return this.ctx.env.PROFILES.getByName(profileId) as unknown as Stub;
+    return profileStub(this.ctx.env, profileId);
   }
 
   identity(hash: string) {

@@ -3,6 +3,7 @@ import type { Holdings, Offered, Refusal } from "../identity/rules";
 import type { IdentifierType } from "../identity/types";
 import type { Conflict, MergeRecord, ProfileView, TimelineEvent, TraitValue } from "../schemas";
 import type { Aggregate } from "./computed";
+import type { ProfileObject } from "./profile-object";
 import type { ViewKind } from "./views";
 
 /** A merged-away profile forwards; an erased or never-created one is missing. */
@@ -71,4 +72,22 @@ export interface ConsentChange {
 export interface TimelinePage {
   events: TimelineEvent[];
   next: string | null;
+}
+
+/**
+ * The ProfileObject as its callers see it over RPC. Derived from the class; it skips the
+ * runtime's structural Serializable check, which gives up on open JSON types (`unknown`).
+ */
+type Remote<T> = {
+  [K in keyof T as T[K] extends (...args: never[]) => unknown ? K : never]: T[K] extends (
+    ...args: infer A
+  ) => infer R
+    ? (...args: A) => Promise<Awaited<R>>
+    : never;
+};
+
+export type ProfileStub = Remote<ProfileObject>;
+
+export function profileStub(env: Env, profileId: string): ProfileStub {
+  return env.PROFILES.getByName(profileId) as unknown as ProfileStub;
 }

@@ -57,8 +57,7 @@ export function toStoredEvent(input: EventInput, principal: Principal): Timeline
     ...(storeId ? { store_id: storeId } : {}),
     timestamp: new Date(input.timestamp ?? Date.now()).toISOString(),
     ...(input.traits ? { traits: input.traits } : {}),
-    // Parsed from JSON, so JSON: the loose schemas only type extra keys as unknown.
-    ...(input.properties ? { properties: input.properties as TimelineEvent["properties"] } : {}),
+    ...(input.properties ? { properties: input.properties } : {}),
   };
 }
 

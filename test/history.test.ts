@@ -1,0 +1,156 @@
+// Long histories: the stored event list is bounded, computed traits keep counting, pages walk it all.
+
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ADMIN, call, createKey, unique } from "./helpers";
+
+let server: string;
+beforeAll(async () => {
+  server = await createKey("server");
+});
+
+async function sendVisits(email: string, count: number, start: number) {
+  for (let offset = 0; offset < count; offset += 100) {
+    const batch = Array.from({ length: Math.min(100, count - offset) }, (_, i) => ({
+      id: unique("v"),
+      type: "visit",
+      channel: i % 2 ? "web" : "app",
+      timestamp: new Date(start + (offset + i) * 60_000).toISOString(),
+      identifiers: { email },
+    }));
+    const res = await call("/v1/events", { key: server, body: { batch } });
+    expect(res.status).toBe(200);
+  }
+}
+
+describe("history", () => {
+  it("keeps the newest 1,000 events while computed traits count every one", async () => {
+    const email = `${unique()}@example.com`;
+    const start = Date.UTC(2024, 0, 1);
+    await sendVisits(email, 1100, start);
+    const found = await call("/v1/recognize", { key: ADMIN, body: { identifiers: { email } } });
+    const { profile_id: id, profile } = found.json;
+    expect(profile.computed.visit_count).toBe(1100);
+    expect(profile.computed.first_seen_at).toBe(new Date(start).toISOString());
+    expect(profile.computed.visits_by_channel).toEqual({ app: 550, web: 550 });
+    const stored = await runInDurableObject(env.PROFILES.getByName(id), (_i, state) =>
+      state.storage.sql.exec("SELECT count(*) AS n, min(ts) AS oldest FROM events").one(),
+    );
+    expect(stored.n).toBe(1000);
+    expect(stored.oldest).toBe(start + 100 * 60_000);
+
+    // A re-sent old event is still known: it does not count again.
+    const page = await call(`/v1/profiles/${id}/timeline?limit=1`, { key: ADMIN });
+    const again = await call("/v1/events", {
+      key: server,
+      body: {
+        id: page.json.events[0].event_id,
+        type: "visit",
+        channel: "web",
+        identifiers: { email },
+      },
+    });
+    expect(again.json.status).toBe("duplicate");
+  });
+
+  it("pages through the timeline newest first without gaps or repeats", async () => {
+    const email = `${unique()}@example.com`;
+    await sendVisits(email, 120, Date.UTC(2025, 5, 1));
+    const { json } = await call("/v1/recognize", { key: ADMIN, body: { identifiers: { email } } });
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const query: string = cursor ? `&before=${encodeURIComponent(cursor)}` : "";
+      const res = await call(`/v1/profiles/${json.profile_id}/timeline?limit=50${query}`, {
+        key: ADMIN,
+      });
+      expect(res.status).toBe(200);
+      seen.push(...res.json.events.map((e: { timestamp: string }) => e.timestamp));
+      cursor = res.json.next;
+      pages += 1;
+    } while (cursor);
+    expect(pages).toBe(3);
+    expect(seen).toHaveLength(120);
+    expect(new Set(seen).size).toBe(120);
+    expect([...seen].sort().reverse()).toEqual(seen);
+  });
+
+  it("keeps the newest value of a trait even when an older event arrives later", async () => {
+    const email = `${unique()}@example.com`;
+    const base = { channel: "web", identifiers: { email } };
+    await call("/v1/events", {
+      key: server,
+      body: {
+        ...base,
+        id: unique(),
+        type: "identify",
+        timestamp: "2025-02-01T00:00:00Z",
+        traits: { first_name: "New" },
+      },
+    });
+    await call("/v1/events", {
+      key: server,
+      body: {
+        ...base,
+        id: unique(),
+        type: "identify",
+        timestamp: "2025-01-01T00:00:00Z",
+        traits: { first_name: "Old" },
+      },
+    });
+    const found = await call("/v1/recognize", { key: ADMIN, body: { identifiers: { email } } });
+    expect(found.json.profile.first_name).toBe("New");
+  });
+
+  it("computes purchase, survey and consent traits from their events", async () => {
+    const email = `${unique()}@example.com`;
+    const send = (body: Record<string, unknown>) =>
+      call("/v1/events", {
+        key: server,
+        body: { id: unique(), channel: "web", identifiers: { email }, ...body },
+      });
+    await send({
+      type: "purchase",
+      timestamp: "2025-03-01T10:00:00Z",
+      properties: {
+        order_id: "1",
+        total: 100,
+        currency: "USD",
+        items: [{ sku: "a", category: "shoes", quantity: 2 }],
+      },
+    });
+    await send({
+      type: "purchase",
+      timestamp: "2025-03-05T10:00:00Z",
+      properties: {
+        order_id: "2",
+        total: 50,
+        currency: "USD",
+        items: [{ sku: "b", category: "bags" }],
+      },
+    });
+    await send({
+      type: "survey",
+      timestamp: "2025-03-06T10:00:00Z",
+      properties: { survey_id: "s", nps: 9, answers: { liked: "staff" } },
+    });
+    await send({
+      type: "consent",
+      properties: { purposes: { marketing_email: "granted", analytics: "denied" } },
+    });
+    await send({ type: "track", name: "wishlist_add", properties: { sku: "c" } });
+    const { json } = await call("/v1/recognize", { key: ADMIN, body: { identifiers: { email } } });
+    expect(json.profile.computed).toMatchObject({
+      purchase_count: 2,
+      lifetime_value: 150,
+      average_order_value: 75,
+      last_purchase_at: "2025-03-05T10:00:00.000Z",
+      favorite_category: "shoes",
+      last_nps: 9,
+      visit_count: 2,
+    });
+    expect(json.profile.consent).toEqual({ marketing_email: "granted", analytics: "denied" });
+  });
+});

@@ -1,0 +1,256 @@
+// Every limit and every kind of bad input gets a problem response, never a 500, and changes nothing.
+import { beforeAll, describe, expect, it } from "vitest";
+import { ADMIN, call, createKey, event, unique } from "./helpers";
+
+let server: string;
+beforeAll(async () => {
+  server = await createKey("server");
+});
+
+const visit = (extra: Record<string, unknown> = {}) => ({
+  id: unique("evt"),
+  type: "visit",
+  channel: "web",
+  identifiers: { email: `${unique()}@example.com` },
+  ...extra,
+});
+
+function expectProblem(
+  res: { status: number; headers: Headers; json: { status: number; title: string; type: string } },
+  status: number,
+) {
+  expect(res.status).toBe(status);
+  expect(res.headers.get("content-type")).toBe("application/problem+json");
+  expect(res.json.status).toBe(status);
+  expect(res.json.title).toBeTypeOf("string");
+  expect(res.json.type).toMatch(/^\/problems\//);
+}
+
+describe("limits", () => {
+  it("refuses a body over 256 KiB with 413", async () => {
+    const res = await call("/v1/events", {
+      key: server,
+      body: visit({ traits: { note: "x".repeat(2000) }, pad: "y".repeat(300 * 1024) }),
+    });
+    expectProblem(res, 413);
+  });
+
+  it("refuses a batch of more than 100 events with 400, recording none", async () => {
+    const email = `${unique()}@example.com`;
+    const batch = Array.from({ length: 101 }, () => visit({ identifiers: { email } }));
+    const res = await call("/v1/events", { key: server, body: { batch } });
+    expectProblem(res, 400);
+    expect(res.json.errors[0].path).toBe("batch");
+    const found = await call("/v1/recognize", { key: server, body: { identifiers: { email } } });
+    expect(found.status).toBe(404);
+  });
+
+  it("accepts a batch of 100 and answers each event in order", async () => {
+    const email = `${unique()}@example.com`;
+    const batch = Array.from({ length: 100 }, () => visit({ identifiers: { email } }));
+    const res = await call("/v1/events", { key: server, body: { batch } });
+    expect(res.status).toBe(200);
+    expect(res.json.results).toHaveLength(100);
+    expect(new Set(res.json.results.map((r: { profile_id: string }) => r.profile_id)).size).toBe(1);
+  });
+
+  it("answers a bad event inside a batch on its own and records the others", async () => {
+    const email = `${unique()}@example.com`;
+    const good = visit({ identifiers: { email } });
+    const res = await call("/v1/events", {
+      key: server,
+      body: {
+        batch: [
+          good,
+          { id: unique(), type: "purchase", channel: "web", identifiers: { email } },
+          visit({ identifiers: { email } }),
+        ],
+      },
+    });
+    expect(res.status).toBe(200);
+    expect(res.json.results[0].status).toBe("recorded");
+    expect(res.json.results[1].status).toBe(400);
+    expect(res.json.results[1].errors[0].path).toMatch(/^batch\.1\.properties/);
+    expect(res.json.results[2].status).toBe("recorded");
+  });
+
+  it("refuses more than 100 trait keys", async () => {
+    const traits = Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`k${i}`, i]));
+    const res = await call("/v1/events", { key: server, body: visit({ traits }) });
+    expectProblem(res, 400);
+    expect(res.json.errors[0].path).toBe("traits");
+  });
+
+  it("refuses a body that is not JSON with 415", async () => {
+    const res = await call("/v1/events", {
+      key: server,
+      body: "id=1&type=visit",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+    });
+    expectProblem(res, 415);
+    const none = await call("/v1/events", {
+      key: server,
+      body: JSON.stringify(visit()),
+      headers: { "content-type": "text/plain" },
+    });
+    expectProblem(none, 415);
+  });
+
+  it("refuses a timestamp more than 24 hours ahead, and takes one just inside", async () => {
+    const ahead = await call("/v1/events", {
+      key: server,
+      body: visit({ timestamp: new Date(Date.now() + 25 * 3600_000).toISOString() }),
+    });
+    expectProblem(ahead, 400);
+    expect(ahead.json.errors[0].path).toBe("timestamp");
+    const inside = await call("/v1/events", {
+      key: server,
+      body: visit({ timestamp: new Date(Date.now() + 23 * 3600_000).toISOString() }),
+    });
+    expect(inside.status).toBe(200);
+  });
+
+  it("rejects unknown fields, naming them", async () => {
+    const res = await call("/v1/events", { key: server, body: visit({ colour: "red" }) });
+    expectProblem(res, 400);
+    expect(JSON.stringify(res.json.errors)).toContain("colour");
+    const unknownType = await call("/v1/events", {
+      key: server,
+      body: visit({ identifiers: { passport: "X" } }),
+    });
+    expectProblem(unknownType, 400);
+  });
+
+  it("requires a channel from server keys, and names the fault", async () => {
+    const res = await call("/v1/events", {
+      key: server,
+      body: { id: unique(), type: "visit", identifiers: { email: `${unique()}@x.com` } },
+    });
+    expectProblem(res, 400);
+    expect(res.json.errors[0].path).toBe("channel");
+  });
+
+  it("names the identifier that is malformed", async () => {
+    const email = await call("/v1/events", {
+      key: server,
+      body: visit({ identifiers: { email: "not-an-email" } }),
+    });
+    expectProblem(email, 400);
+    expect(email.json.errors[0].path).toBe("identifiers.email");
+    const phone = await call("/v1/events", {
+      key: server,
+      body: visit({ identifiers: { phone: "12" } }),
+    });
+    expect(phone.json.errors[0].path).toBe("identifiers.phone");
+  });
+
+  it("refuses an event whose identifiers are all junk", async () => {
+    const res = await call("/v1/events", {
+      key: server,
+      body: visit({ identifiers: { email: " ", anonymous_id: "undefined", user_id: "null" } }),
+    });
+    expectProblem(res, 400);
+  });
+
+  it("never answers 500 to malformed input of any kind", async () => {
+    const bodies: unknown[] = [
+      "{",
+      "null",
+      "[]",
+      "42",
+      '"text"',
+      {},
+      { batch: "nope" },
+      { batch: [] },
+      { id: "", type: "visit", channel: "web", identifiers: { email: "a@b.co" } },
+      { id: "x".repeat(129), type: "visit", channel: "web", identifiers: { email: "a@b.co" } },
+      { id: "a", type: "teleport", channel: "web", identifiers: { email: "a@b.co" } },
+      { id: "a", type: "track", channel: "web", identifiers: { email: "a@b.co" } },
+      { id: "a", type: "visit", channel: "fax", identifiers: { email: "a@b.co" } },
+      { id: "a", type: "visit", channel: "web", identifiers: { email: 5 } },
+      { id: "a", type: "visit", channel: "web", identifiers: "a@b.co" },
+      {
+        id: "a",
+        type: "visit",
+        channel: "web",
+        timestamp: "yesterday",
+        identifiers: { email: "a@b.co" },
+      },
+      {
+        id: "a",
+        type: "visit",
+        channel: "web",
+        identifiers: { email: "a@b.co" },
+        traits: { nested: { a: 1 } },
+      },
+      {
+        id: "a",
+        type: "survey",
+        channel: "web",
+        identifiers: { email: "a@b.co" },
+        properties: { survey_id: "s", nps: 11 },
+      },
+      {
+        id: "a",
+        type: "consent",
+        channel: "web",
+        identifiers: { email: "a@b.co" },
+        properties: { purposes: { marketing_email: "maybe" } },
+      },
+      {
+        id: "a",
+        type: "purchase",
+        channel: "web",
+        identifiers: { email: "a@b.co" },
+        properties: { order_id: "o", total: -1, currency: "USD" },
+      },
+      { id: "a", type: "visit", channel: "web", identifiers: { phone: "+".repeat(300) } },
+      { id: "a", type: "visit", channel: "web", identifiers: { email: "\u0000@\u0000" } },
+    ];
+    for (const body of bodies) {
+      const res = await call("/v1/events", {
+        key: server,
+        body: typeof body === "string" ? body : JSON.stringify(body),
+      });
+      expect(res.status, JSON.stringify(body)).toBeGreaterThanOrEqual(400);
+      expect(res.status, JSON.stringify(body)).toBeLessThan(500);
+      expect(res.headers.get("content-type")).toBe("application/problem+json");
+      expect(res.text).not.toMatch(/at .*\.(ts|js):\d+/);
+    }
+  });
+
+  it("answers each malformed member of a batch with its own problem", async () => {
+    const res = await call("/v1/events", { key: server, body: { batch: [null, 1, "x", {}] } });
+    expect(res.status).toBe(200);
+    expect(res.json.results.map((r: { status: number }) => r.status)).toEqual([400, 400, 400, 400]);
+  });
+
+  it("answers problems for bad queries, ids and routes", async () => {
+    const someone = await event(server, visit());
+    const id = someone.json.profile_id;
+    expectProblem(await call(`/v1/profiles/${id}/timeline?limit=0`, { key: server }), 400);
+    expectProblem(await call(`/v1/profiles/${id}/timeline?limit=abc`, { key: server }), 400);
+    expectProblem(await call(`/v1/profiles/${id}/timeline?before=garbage`, { key: server }), 400);
+    expectProblem(await call("/v1/profiles/not-an-id", { key: server }), 404);
+    expectProblem(await call(`/v1/profiles/pr_${"0".repeat(32)}`, { key: server }), 404);
+    expectProblem(await call("/v1/nothing-here", { key: server }), 404);
+    expectProblem(await call("/v1/recognize", { key: server, body: { identifiers: {} } }), 400);
+  });
+
+  it("changes nothing when an event is refused", async () => {
+    const email = `${unique()}@example.com`;
+    const ok = await event(server, {
+      type: "visit",
+      channel: "web",
+      identifiers: { email },
+      traits: { first_name: "Kim" },
+    });
+    await call("/v1/events", {
+      key: server,
+      body: visit({ identifiers: { email }, traits: { first_name: "Mallory" }, bogus: 1 }),
+    });
+    const full = await call(`/v1/profiles/${ok.json.profile_id}`, { key: ADMIN });
+    expect(full.json.first_name).toBe("Kim");
+    expect(full.json.computed.visit_count).toBe(1);
+  });
+});
