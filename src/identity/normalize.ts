@@ -28,6 +28,8 @@ const JUNK = new Set([
 ]);
 
 const email = z.email();
+// A number typed to get past a required field: one digit repeated.
+const REPEATED_DIGIT = /^(\d)\1{6,}$/;
 
 function normalizeValue(type: IdentifierType, raw: string, country: CountryCode): Normalized {
   const trimmed = raw.trim();
@@ -40,6 +42,9 @@ function normalizeValue(type: IdentifierType, raw: string, country: CountryCode)
         : { ok: false, reason: "invalid", message: "Not an email address" };
     }
     case "phone": {
+      if (REPEATED_DIGIT.test(trimmed.replace(/\D/g, "").replace(/^1(?=(\d)\1{9}$)/, ""))) {
+        return { ok: false, reason: "junk" };
+      }
       const phone = parsePhoneNumberFromString(trimmed, country);
       return phone?.isValid()
         ? { ok: true, value: phone.number }

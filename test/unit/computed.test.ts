@@ -1,0 +1,73 @@
+import { describe, expect, it } from "vitest";
+import {
+  combine,
+  emptyAggregate,
+  type Fold,
+  foldEvent,
+  toComputed,
+} from "../../src/profile/computed";
+
+const t = (day: number) => Date.UTC(2025, 0, day);
+const events: Fold[] = [
+  { type: "visit", channel: "web", at: t(3) },
+  {
+    type: "purchase",
+    channel: "store",
+    storeId: "s1",
+    at: t(5),
+    total: 100,
+    categories: [{ category: "shoes", quantity: 1 }],
+  },
+  {
+    type: "purchase",
+    channel: "web",
+    at: t(7),
+    total: 20,
+    categories: [{ category: "bags", quantity: 3 }],
+  },
+  { type: "survey", channel: "email", at: t(8), nps: 7 },
+  { type: "visit", channel: "store", storeId: "s2", at: t(1) },
+  { type: "survey", channel: "email", at: t(2), nps: 3 },
+  { type: "visit", channel: "store", storeId: "s1", at: t(9) },
+];
+
+const foldAll = (list: Fold[]) => list.reduce((agg, e) => foldEvent(agg, e), emptyAggregate());
+
+describe("computed traits", () => {
+  it("counts visits, purchases and value per channel", () => {
+    expect(toComputed(foldAll(events))).toEqual({
+      visit_count: 5,
+      visits_by_channel: { web: 2, store: 3 },
+      first_seen_at: new Date(t(1)).toISOString(),
+      last_seen_at: new Date(t(9)).toISOString(),
+      last_seen_by_channel: {
+        web: new Date(t(7)).toISOString(),
+        store: new Date(t(9)).toISOString(),
+        email: new Date(t(8)).toISOString(),
+      },
+      purchase_count: 2,
+      lifetime_value: 120,
+      average_order_value: 60,
+      last_purchase_at: new Date(t(7)).toISOString(),
+      favorite_store: "s1",
+      favorite_category: "bags",
+      last_nps: 7,
+    });
+  });
+
+  it("combines two halves into exactly what folding everything gives, in any split", () => {
+    for (let cut = 0; cut <= events.length; cut++) {
+      const merged = combine(foldAll(events.slice(0, cut)), foldAll(events.slice(cut)));
+      expect(toComputed(merged)).toEqual(toComputed(foldAll(events)));
+    }
+  });
+
+  it("is empty and null-valued for a profile with no events", () => {
+    expect(toComputed(emptyAggregate())).toMatchObject({
+      visit_count: 0,
+      average_order_value: null,
+      favorite_store: null,
+      last_seen_at: null,
+    });
+  });
+});
