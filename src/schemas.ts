@@ -92,6 +92,21 @@ export const ConsentPurposesSchema = z
 
 export const ConsentPropertiesSchema = z.looseObject({ purposes: ConsentPurposesSchema });
 
+export const ConsentRequestSchema = z
+  .strictObject({ purposes: ConsentPurposesSchema, channel: ChannelSchema.optional() })
+  .openapi("ConsentRequest");
+
+export const ConsentChangeSchema = z
+  .object({
+    purpose: z.string(),
+    status: ConsentStatusSchema,
+    channel: z.string(),
+    source: z.string(),
+    at: z.string(),
+  })
+  .openapi("ConsentChange");
+export type ConsentChangeView = z.infer<typeof ConsentChangeSchema>;
+
 export const EventSchema = z
   .discriminatedUnion("type", [
     z.strictObject({ ...base, type: z.literal("visit"), properties: looseProperties.optional() }),
@@ -271,6 +286,26 @@ export type StaffView = z.infer<typeof StaffViewSchema>;
 export type KioskView = z.infer<typeof KioskViewSchema>;
 export type CustomerView = z.infer<typeof CustomerViewSchema>;
 export type ProfileView = z.infer<typeof ProfileViewSchema>;
+
+export const ConsentResultSchema = z
+  .object({ profile_id: z.string(), consent: ConsentMapSchema })
+  .openapi("ConsentResult");
+
+export const ExportSchema = z
+  .object({
+    profile_id: z.string(),
+    identifiers: z.record(z.string(), z.array(z.string())),
+    claimed_identifiers: z.record(z.string(), z.array(z.string())),
+    traits: TraitsSchema,
+    computed: ComputedSchema,
+    events: z.array(TimelineEventSchema),
+    consent_history: z.array(ConsentChangeSchema),
+    messages: z.array(z.unknown()),
+    merges: z.array(MergeRecordSchema),
+    created_at: z.string(),
+  })
+  .openapi("Export");
+export type Export = z.infer<typeof ExportSchema>;
 
 export const ProblemSchema = z
   .object({

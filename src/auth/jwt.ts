@@ -29,7 +29,7 @@ export type ServiceClaims =
   | { kind: "device"; keyId: string; anonymousId: string }
   | { kind: "session"; userId: string; profileId: string };
 
-/** The identity provider's settings: AUTH_JWKS (inline, preferred) or AUTH_JWKS_URL, AUTH_ISSUER, AUTH_AUDIENCE. */
+/** The identity provider: AUTH_JWKS (preferred) or AUTH_JWKS_URL, AUTH_ISSUER, AUTH_AUDIENCE. */
 export interface IdentityConfig {
   jwks?: string | undefined;
   jwksUrl?: string | undefined;
@@ -47,7 +47,7 @@ const CACHE_LIMIT = 8;
 
 const identifier = z.string().min(1).max(256);
 
-/** Verifies a brand identity-provider JWT (the `customer` role); its `sub` is the verified user_id. */
+/** Verifies a brand identity-provider JWT (`customer` role); its `sub` is the verified user_id. */
 export async function verifyIdentityToken(
   token: string,
   config: IdentityConfig,
@@ -75,7 +75,7 @@ export async function verifyIdentityToken(
   return { userId: sub.data };
 }
 
-/** Signs a service token (`POST /v1/sessions`): `{ token, expiresAt }` with expiresAt in ISO-8601. */
+/** Signs a service token for `POST /v1/sessions`; `expiresAt` is ISO-8601. */
 export async function issueServiceToken(
   signingKey: string,
   claims: ServiceClaims,
@@ -89,13 +89,9 @@ export async function issueServiceToken(
     keys = await serviceKeys(signingKey);
   } catch (cause) {
     // Our own configuration is broken: not the caller's fault, so not a 401.
-    throw new Problem(
-      500,
-      "Tokens cannot be issued: the service signing key is missing or invalid",
-      {
-        cause,
-      },
-    );
+    throw new Problem(500, "Tokens cannot be issued: the signing key is missing or invalid", {
+      cause,
+    });
   }
   const valid = serviceClaims.parse(claims);
   const now = Math.floor(Date.now() / 1000);
@@ -148,7 +144,7 @@ export async function verifyServiceToken(
   return claims.data;
 }
 
-/** Three base64url parts (the last may be empty): worth verifying as a JWT rather than an API key. */
+/** Three base64url parts (the last may be empty): to verify as a JWT, not look up as an API key. */
 export function looksLikeJwt(credential: string): boolean {
   return /^[\w-]+\.[\w-]+\.[\w-]*$/.test(credential);
 }
@@ -169,7 +165,7 @@ export function peekIssuer(token: string): string | undefined {
 // ---- identity-provider keys -------------------------------------------------------------
 
 const localKeySets = new Map<string, JWTVerifyGetKey>();
-// Module level, so the isolate reuses fetched keys across requests (jose refetches on an unknown kid).
+// Module level: the isolate reuses fetched keys across requests; jose refetches on an unknown kid.
 const remoteKeySets = new Map<string, JWTVerifyGetKey>();
 
 function identityKeys(config: IdentityConfig): JWTVerifyGetKey {
@@ -177,7 +173,7 @@ function identityKeys(config: IdentityConfig): JWTVerifyGetKey {
     new Problem(401, "Identity-provider tokens are not accepted: the provider is not configured", {
       cause,
     });
-  // A provider configured with our own issuer or audiences would accept service tokens as identities.
+  // A provider set up with our own issuer or audiences would take service tokens as identities.
   const audiences: string[] = Object.values(SERVICE_AUDIENCE);
   if (!config.issuer || !config.audience) throw notConfigured();
   if (config.issuer === SERVICE_ISSUER || audiences.includes(config.audience)) {
@@ -225,7 +221,7 @@ async function serviceKeys(signingKey: string): Promise<ServiceKeys> {
   if (cached) return cached;
   if (!signingKey) throw new Error("SESSION_SIGNING_KEY is not set");
   const { kty, crv, x, y, d, kid } = signingJwk.parse(JSON.parse(signingKey));
-  // Rebuilt from the curve parameters alone: a webcrypto export's key_ops ["sign"] would forbid verify.
+  // Rebuilt from the curve parameters alone: a webcrypto export's key_ops ["sign"] forbids verify.
   const [privateKey, publicKey] = await Promise.all([
     importJWK({ kty, crv, x, y, d }, SERVICE_ALGORITHM, { extractable: false }),
     importJWK({ kty, crv, x, y }, SERVICE_ALGORITHM),
@@ -243,7 +239,7 @@ const serviceClaims = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("session"), userId: identifier, profileId: identifier }),
 ]);
 
-// The audience says the kind; `sub` is the subject (anonymous_id or user_id); private claims the rest.
+// The audience says the kind; `sub` is anonymous_id or user_id; private claims carry the rest.
 function toPayload(claims: ServiceClaims): JWTPayload {
   return claims.kind === "device"
     ? { sub: claims.anonymousId, key_id: claims.keyId }
@@ -272,7 +268,7 @@ function fromPayload(payload: JWTPayload) {
 
 // ---- helpers ----------------------------------------------------------------------------
 
-/** A jose failure as a 401 whose detail names the reason, never the token or its claims' values. */
+/** A jose failure as a 401 whose detail names the reason, never the token or its claim values. */
 function refusal(cause: unknown): Problem {
   return new Problem(401, describe(cause), { cause });
 }

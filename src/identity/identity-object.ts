@@ -28,9 +28,9 @@ export class IdentityObject extends DurableObject<Env> {
     return this.#owner;
   }
 
-  /** Lets go of the identifier if `profileId` owns it (a refused link, an erased profile). */
-  release(profileId: string): void {
-    if (this.#owner !== profileId) return;
+  /** Lets go of the identifier if one of `profileIds` owns it (an erased profile and its merged ids). */
+  release(...profileIds: string[]): void {
+    if (this.#owner === null || !profileIds.includes(this.#owner)) return;
     this.ctx.storage.kv.delete(OWNER);
     this.#owner = null;
   }

@@ -3,7 +3,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { admit, type Holdings, type KeyType, type Offered, type Refusal } from "../identity/rules";
 import { type IdentifierType, KEY_TYPES } from "../identity/types";
-import type { Conflict, MergeRecord, TimelineEvent, TraitValue } from "../schemas";
+import type { Conflict, Export, MergeRecord, TimelineEvent, TraitValue } from "../schemas";
 import { type Settings, settingsFor } from "../settings";
 import { migrate, type Sql, sqlTag } from "../sql";
 import { type Aggregate, combine, emptyAggregate, foldEvent, foldOf } from "./computed";
@@ -17,7 +17,13 @@ import type {
   TimelinePage,
 } from "./protocol";
 import { profileMigrations } from "./schema";
-import { buildView, type HeldIdentifier, type ProfileState, type ViewKind } from "./views";
+import {
+  buildView,
+  fullView,
+  type HeldIdentifier,
+  type ProfileState,
+  type ViewKind,
+} from "./views";
 
 interface Loaded extends ProfileState {
   identifierHashes: Map<string, HeldIdentifier>;
@@ -131,6 +137,73 @@ export class ProfileObject extends DurableObject<Env> {
       view: buildView(input.view, state),
       accepted: admission.accepted,
     });
+  }
+
+  /** Records consent choices made outside an event (a banner, a till, an admin). */
+  setConsent(
+    purposes: Record<string, "granted" | "denied">,
+    channel: string,
+    source: string,
+  ): Outcome<Record<string, "granted" | "denied">> {
+    const moved = this.#moved();
+    if (moved) return moved;
+    const state = this.#state;
+    if (!state) return MISSING;
+    const at = Date.now();
+    this.ctx.storage.transactionSync(() => {
+      for (const [purpose, status] of Object.entries(purposes)) {
+        this.#addConsent({ purpose, status, channel, source, at });
+      }
+    });
+    return ok({ ...state.consent });
+  }
+
+  /** Everything held about the person, for a data-access request. */
+  exportAll(): Outcome<Export> {
+    const moved = this.#moved();
+    if (moved) return moved;
+    const state = this.#state;
+    if (!state) return MISSING;
+    const full = fullView(state);
+    return ok({
+      profile_id: state.profileId,
+      identifiers: full.identifiers,
+      claimed_identifiers: full.claimed_identifiers,
+      traits: full.traits,
+      computed: full.computed,
+      events: this.#sql<{ body: string }>`SELECT body FROM events ORDER BY ts DESC, seq DESC`.map(
+        (r) => JSON.parse(r.body) as TimelineEvent,
+      ),
+      consent_history: this.#consentHistory().map((c) => ({
+        ...c,
+        at: new Date(c.at).toISOString(),
+      })),
+      messages: [],
+      merges: full.merges,
+      created_at: full.created_at,
+    });
+  }
+
+  /**
+   * Erasure: deletes every row and keeps only a tombstone (no personal data), so this id answers
+   * missing from now on. Answers what pointed here, for the caller to unlink.
+   */
+  async erase(): Promise<Outcome<{ identifierHashes: string[]; mergedIds: string[] }>> {
+    const moved = this.#moved();
+    if (moved) return moved;
+    const held = {
+      identifierHashes: this.#sql<{ hash: string }>`SELECT hash FROM identifiers`.map(
+        (r) => r.hash,
+      ),
+      mergedIds: this.#state?.merges.map((m) => m.profile_id) ?? [],
+    };
+    await this.#tombstone();
+    return ok(held);
+  }
+
+  /** Erases a merged-away id too: it must answer missing, not forward to an erased survivor. */
+  async eraseForward(): Promise<void> {
+    if (!this.#erased()) await this.#tombstone();
   }
 
   /** Drops links that another profile won in a race; the caller re-plans. */
@@ -259,6 +332,14 @@ export class ProfileObject extends DurableObject<Env> {
       console.warn(JSON.stringify({ msg: "merge hand-over failed", cause: (error as Error).name }));
       await this.ctx.storage.setAlarm(Date.now() + HANDOVER_RETRY_MS * 10);
     }
+  }
+
+  async #tombstone(): Promise<void> {
+    await this.ctx.storage.deleteAll();
+    await this.ctx.storage.deleteAlarm();
+    migrate(this.ctx.storage, profileMigrations);
+    this.#setMeta("erased", String(Date.now()));
+    this.#load();
   }
 
   #moved(): Outcome<never> | null {
