@@ -1,13 +1,16 @@
 // The app: limits and content checks first, then the route modules, then one error handler.
 import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
+import { browserCors } from "./auth/cors";
 import { onError, Problem } from "./errors";
 import { router } from "./http";
 import { adminKeys } from "./routes/admin-keys";
 import { events } from "./routes/events";
+import { me } from "./routes/me";
 import { profiles } from "./routes/profiles";
 import { recognize } from "./routes/recognize";
 import { service } from "./routes/service";
+import { sessions } from "./routes/sessions";
 
 export const MAX_BODY_BYTES = 256 * 1024;
 
@@ -26,6 +29,7 @@ export function buildApp() {
   const app = router();
   app.use(
     "/v1/*",
+    browserCors,
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
       onError: () => {
@@ -39,6 +43,8 @@ export function buildApp() {
   app.route("/", recognize);
   app.route("/", profiles);
   app.route("/", adminKeys);
+  app.route("/", sessions);
+  app.route("/", me);
   app.openAPIRegistry.registerComponent("securitySchemes", "Bearer", {
     type: "http",
     scheme: "bearer",

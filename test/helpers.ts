@@ -1,8 +1,8 @@
 // Test helpers: drive the Worker over HTTP exactly as a client would.
 import { exports } from "cloudflare:workers";
-import { testSecrets } from "./secrets";
+import { ADMIN_API_KEY } from "./secrets";
 
-export const ADMIN = testSecrets.ADMIN_API_KEY;
+export const ADMIN = ADMIN_API_KEY;
 
 export interface Call {
   method?: string;

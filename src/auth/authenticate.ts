@@ -1,8 +1,18 @@
-// Credentials → principal: the bootstrap admin key, API keys (by hash, from the cached key table).
+// Credentials → principal: the bootstrap admin key, API keys (by hash, from the cached key table),
+// service tokens (device and session) and the brand identity provider's JWTs.
 import { createMiddleware } from "hono/factory";
-import { configSnapshot } from "../config/cache";
+import { configSnapshot, grantById } from "../config/cache";
 import { Problem } from "../errors";
+import { allowedOrigin } from "./cors";
+import {
+  looksLikeJwt,
+  peekIssuer,
+  SERVICE_ISSUER,
+  verifyIdentityToken,
+  verifyServiceToken,
+} from "./jwt";
 import type { Principal, Role } from "./principal";
+import { limit } from "./rate-limit";
 import { hashSecret, sameSecret } from "./secrets";
 
 declare module "hono" {
@@ -12,7 +22,7 @@ declare module "hono" {
 }
 
 function bearer(header: string | undefined): string {
-  const match = /^Bearer\s+(\S{1,4096})\s*$/i.exec(header ?? "");
+  const match = /^Bearer\s+(\S{1,8192})\s*$/i.exec(header ?? "");
   if (!match?.[1])
     throw new Problem(401, "Send a credential as `Authorization: Bearer <credential>`");
   return match[1];
@@ -35,20 +45,46 @@ async function fromApiKey(env: Env, secret: string): Promise<Principal> {
   }
 }
 
+async function fromToken(env: Env, token: string): Promise<Principal> {
+  // The unverified issuer only routes the token to its verifier; each verifier trusts nothing.
+  if (peekIssuer(token) !== SERVICE_ISSUER) {
+    const { userId } = await verifyIdentityToken(token, {
+      jwks: env.AUTH_JWKS || undefined,
+      jwksUrl: env.AUTH_JWKS_URL || undefined,
+      issuer: env.AUTH_ISSUER ?? "",
+      audience: env.AUTH_AUDIENCE ?? "",
+    });
+    return { role: "customer", userId };
+  }
+  const claims = await verifyServiceToken(token, env.SESSION_SIGNING_KEY ?? "");
+  if (claims.kind === "session") {
+    return { role: "customer", userId: claims.userId, profileId: claims.profileId };
+  }
+  // A device lives only as long as the web key that opened it.
+  const grant = await grantById(env, claims.keyId);
+  if (grant?.role !== "web")
+    throw new Problem(401, "The web key behind this device token was revoked");
+  return { role: "device", keyId: claims.keyId, anonymousId: claims.anonymousId };
+}
+
 export async function authenticate(env: Env, header: string | undefined): Promise<Principal> {
   const credential = bearer(header);
   if (credential.startsWith("sk_") || credential.startsWith("pk_"))
     return fromApiKey(env, credential);
+  if (looksLikeJwt(credential)) return fromToken(env, credential);
   throw new Problem(401, "The credential is not a valid API key or token");
 }
 
-/** Authenticates and admits only the given roles: `allow("admin", "server")`. */
+/** Authenticates, admits only the given roles (`allow("admin", "server")`), checks origin and rate. */
 export function allow(...roles: Role[]) {
   return createMiddleware(async function allowRoles(c, next) {
-    const principal = await authenticate(c.env as Env, c.req.header("authorization"));
+    const env = c.env as Env;
+    const principal = await authenticate(env, c.req.header("authorization"));
     if (!roles.includes(principal.role)) {
       throw new Problem(403, `A ${principal.role} credential may not use this endpoint`);
     }
+    await allowedOrigin(env, principal, c.req.header("origin"));
+    await limit(env, principal);
     c.set("principal", principal);
     await next();
   });

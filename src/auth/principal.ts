@@ -9,7 +9,7 @@ export type Principal =
   | { role: "kiosk"; keyId: string; storeId: string }
   | { role: "web"; keyId: string; origins: string[] }
   | { role: "device"; keyId: string; anonymousId: string }
-  | { role: "customer"; userId: string };
+  | { role: "customer"; userId: string; profileId?: string };
 
 export type Role = Principal["role"];
 
@@ -26,11 +26,6 @@ export function viewFor(principal: Principal): ViewKind {
     default:
       return "customer";
   }
-}
-
-/** Identifiers verified by the credential: they may link and merge profiles. */
-export function verifies(principal: Principal): boolean {
-  return principal.role !== "device" && principal.role !== "web";
 }
 
 /** The channel a credential's events happen on when it does not say. */

@@ -1,6 +1,6 @@
 // The isolate's copy of the configuration: refreshed at most every few seconds, so requests pay
 // no hop for it and a change (a new or revoked key) reaches every isolate within 5 seconds.
-import type { ConfigSnapshot } from "./config-object";
+import type { ConfigSnapshot, KeyGrant } from "./config-object";
 
 const MAX_AGE_MS = 4_000;
 const CONFIG_OBJECT = "config";
@@ -26,6 +26,19 @@ export function configSnapshot(env: Env): Promise<ConfigSnapshot> | ConfigSnapsh
     inflight = null;
   });
   return inflight;
+}
+
+const byId = new WeakMap<ConfigSnapshot, Map<string, KeyGrant>>();
+
+/** A key's grant by key id (device tokens name the web key that opened them). */
+export async function grantById(env: Env, id: string): Promise<KeyGrant | undefined> {
+  const snapshot = await configSnapshot(env);
+  let index = byId.get(snapshot);
+  if (!index) {
+    index = new Map(Object.values(snapshot.keys).map((grant) => [grant.id, grant]));
+    byId.set(snapshot, index);
+  }
+  return index.get(id);
 }
 
 /** After a change made in this isolate, read it back at once. */

@@ -221,6 +221,24 @@ export class Resolver {
     throw new Problem(409, "These identifiers are changing concurrently; retry the event");
   }
 
+  /**
+   * Erasure: the profile's storage, every identifier link and the ids merged into it. Answers
+   * false when there was nothing to erase. Links left behind by a crash are dropped lazily:
+   * resolution releases any identifier whose owner answers missing.
+   */
+  async erase(profileId: string): Promise<boolean> {
+    const result = await this.call(profileId, (stub) => stub.erase());
+    if (!result) return false;
+    const { identifierHashes, mergedIds } = result.value;
+    const ids = [result.profileId, ...mergedIds];
+    for (const hash of identifierHashes) owners.delete(hash);
+    await Promise.all([
+      ...identifierHashes.map((hash) => this.identity(hash).release(...ids)),
+      ...mergedIds.map((id) => this.profile(id).eraseForward()),
+    ]);
+    return true;
+  }
+
   /** Candidates with owners resolved to live profiles (forwards followed, erased ones dropped). */
   async #candidates(identifiers: Identifier[], found: (string | null)[]): Promise<Candidate[]> {
     return Promise.all(

@@ -2,28 +2,31 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { ZodError } from "zod";
 import { allow } from "../auth/authenticate";
-import { defaultChannel, type Principal, verifies, viewFor } from "../auth/principal";
+import { defaultChannel, type Principal, viewFor } from "../auth/principal";
 import { fieldErrors, invalid, Problem } from "../errors";
 import { bearer, json, problems, resolverFor, router } from "../http";
 import { prepareIdentifiers } from "../identity/identifiers";
 import type { Resolver } from "../identity/resolver";
+import type { Identifier } from "../identity/types";
 import {
   BatchResultSchema,
   type EventInput,
   EventSchema,
   EventsRequestSchema,
+  type IdentifiersInput,
   type IngestResult,
   IngestResultSchema,
   type TimelineEvent,
 } from "../schemas";
 import { settingsFor } from "../settings";
+import { credentialIdentifier } from "./own-profile";
 
 const route = createRoute({
   method: "post",
   path: "/v1/events",
   summary: "Ingest an event (or a batch) and recognise its person",
   security: bearer,
-  middleware: [allow("admin", "server", "pos", "kiosk")],
+  middleware: [allow("admin", "server", "pos", "kiosk", "device", "customer")],
   request: { body: { required: true, ...json(EventsRequestSchema) } },
   responses: {
     200: {
@@ -61,6 +64,40 @@ export function toStoredEvent(input: EventInput, principal: Principal): Timeline
   };
 }
 
+/**
+ * Which identifiers of an event are verified (may link and merge) and which are only claimed.
+ * A device or customer credential vouches for its own anonymous_id or user_id; the rest of what
+ * it sends is a claim, kept on its own profile.
+ */
+async function identifiersOf(
+  env: Env,
+  principal: Principal,
+  input: IdentifiersInput,
+): Promise<{ verified: Identifier[]; claimed: Identifier[] }> {
+  const own = await credentialIdentifier(env, principal);
+  const mine = { anonymous_id: undefined, user_id: undefined };
+  if (!own) {
+    return {
+      verified: await prepareIdentifiers(input, settingsFor(env), env.IDENTITY_PEPPER),
+      claimed: [],
+    };
+  }
+  for (const type of ["anonymous_id", "user_id"] as const) {
+    if (input[type] !== undefined && !(own.type === type && input[type] === own.value)) {
+      throw new Problem(
+        403,
+        `A ${principal.role} credential sends events for its own ${own.type} only`,
+      );
+    }
+  }
+  const claimed = await prepareIdentifiers(
+    { ...input, ...mine },
+    settingsFor(env),
+    env.IDENTITY_PEPPER,
+  );
+  return { verified: [own], claimed };
+}
+
 async function ingestOne(
   resolver: Resolver,
   env: Env,
@@ -68,12 +105,8 @@ async function ingestOne(
   input: EventInput,
 ): Promise<IngestResult> {
   const event = toStoredEvent(input, principal);
-  const identifiers = await prepareIdentifiers(
-    input.identifiers,
-    settingsFor(env),
-    env.IDENTITY_PEPPER,
-  );
-  if (identifiers.length === 0) {
+  const { verified, claimed } = await identifiersOf(env, principal, input.identifiers);
+  if (verified.length === 0) {
     throw new Problem(400, "The event needs at least one usable identifier", {
       errors: [
         {
@@ -83,11 +116,10 @@ async function ingestOne(
       ],
     });
   }
-  const verified = verifies(principal);
   const result = await resolver.ingest({
     event,
-    identifiers: verified ? identifiers : [],
-    claimed: verified ? [] : identifiers,
+    identifiers: verified,
+    claimed,
     source: principal.role,
     view: viewFor(principal),
   });

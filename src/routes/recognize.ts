@@ -3,6 +3,7 @@ import { createRoute } from "@hono/zod-openapi";
 import { allow } from "../auth/authenticate";
 import type { Principal } from "../auth/principal";
 import { viewFor } from "../auth/principal";
+import { limitLookup } from "../auth/rate-limit";
 import { Problem } from "../errors";
 import { bearer, json, problems, resolverFor, router } from "../http";
 import { onlyTypes, prepareIdentifiers } from "../identity/identifiers";
@@ -39,6 +40,11 @@ export const recognize = router().openapi(route, async (c) => {
       errors: [{ path: "identifiers", message: "No usable identifier" }],
     });
   }
+  await limitLookup(
+    c.env,
+    principal,
+    identifiers.map((i) => i.hash),
+  );
   const found = await resolverFor(c).recognize(identifiers, viewFor(principal));
   if (!found) throw new Problem(404, "No profile holds any of these identifiers");
   return c.json({ profile_id: found.profileId, profile: found.view }, 200);

@@ -1,0 +1,140 @@
+// POST /v1/sessions: device tokens for browsers (web keys), session tokens for signed-in customers.
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { allow } from "../auth/authenticate";
+import { issueServiceToken, verifyServiceToken } from "../auth/jwt";
+import { randomToken } from "../auth/secrets";
+import { Problem } from "../errors";
+import { type AppEnv, bearer, json, problems, resolverFor, router } from "../http";
+import { hashIdentifier } from "../identity/hash";
+import type { Identifier } from "../identity/types";
+import { CustomerViewSchema, type ProfileView } from "../schemas";
+
+/** Long enough for a returning visitor (the SDK refreshes it on every visit), short enough to expire. */
+const DEVICE_TOKEN_SECONDS = 7 * 24 * 3600;
+const SESSION_TOKEN_SECONDS = 3600;
+
+const SessionRequestSchema = z
+  .strictObject({ device_token: z.string().max(4096).optional() })
+  .openapi("SessionRequest");
+
+const SessionSchema = z
+  .object({
+    token: z.string(),
+    expires_at: z.string(),
+    anonymous_id: z.string().optional(),
+    profile_id: z.string(),
+    profile: CustomerViewSchema,
+  })
+  .openapi("Session");
+
+const route = createRoute({
+  method: "post",
+  path: "/v1/sessions",
+  summary:
+    "Open or refresh a device session (web key), or sign a customer in (identity-provider JWT)",
+  security: bearer,
+  middleware: [allow("web", "customer")],
+  request: { body: { required: false, ...json(SessionRequestSchema) } },
+  responses: {
+    200: { description: "The token and the caller's profile", ...json(SessionSchema) },
+    ...problems(400, 401, 403, 413, 415, 429),
+  },
+});
+
+/** The device an earlier token names, if it is valid and was issued to `keyId` (any web key when null). */
+async function priorDevice(
+  env: Env,
+  token: string | undefined,
+  keyId: string | null,
+): Promise<string | null> {
+  if (!token) return null;
+  try {
+    const claims = await verifyServiceToken(token, env.SESSION_SIGNING_KEY, "device");
+    return claims.kind === "device" && (keyId === null || claims.keyId === keyId)
+      ? claims.anonymousId
+      : null;
+  } catch (error) {
+    // Forged, expired or another key's: the contract says start a new device, not fail.
+    if (error instanceof Problem && error.status === 401) return null;
+    throw error;
+  }
+}
+
+async function record(
+  c: Context<AppEnv>,
+  identifiers: Identifier[],
+  name: string,
+  channel: "web" | "app",
+) {
+  return resolverFor(c).ingest({
+    event: {
+      event_id: `session-${randomToken(16)}`,
+      type: "track",
+      name,
+      channel,
+      timestamp: new Date().toISOString(),
+    },
+    identifiers,
+    claimed: [],
+    source: c.get("principal").role,
+    view: "customer",
+  });
+}
+
+const asCustomerView = (view: ProfileView) => {
+  if (view.view !== "customer") throw new Problem(403, "Unexpected view");
+  return view;
+};
+
+export const sessions = router().openapi(route, async (c) => {
+  const principal = c.get("principal");
+  const deviceToken = (c.req.valid("json") ?? {}).device_token;
+  const pepper = c.env.IDENTITY_PEPPER;
+
+  if (principal.role === "web") {
+    const known = await priorDevice(c.env, deviceToken, principal.keyId);
+    const anonymousId = known ?? `anon_${randomToken(16)}`;
+    const anon = await hashIdentifier(pepper, "anonymous_id", anonymousId);
+    const existing = known ? await resolverFor(c).recognize([anon], "customer") : null;
+    const profile = existing
+      ? { profileId: existing.profileId, view: existing.view }
+      : await record(c, [anon], "device_session_started", "web");
+    const { token, expiresAt } = await issueServiceToken(
+      c.env.SESSION_SIGNING_KEY,
+      { kind: "device", keyId: principal.keyId, anonymousId },
+      DEVICE_TOKEN_SECONDS,
+    );
+    return c.json(
+      {
+        token,
+        expires_at: expiresAt,
+        anonymous_id: anonymousId,
+        profile_id: profile.profileId,
+        profile: asCustomerView(profile.view),
+      },
+      200,
+    );
+  }
+  if (principal.role !== "customer")
+    throw new Problem(403, "Sessions are for web keys and customers");
+  // Signing in links the browser the customer came from: a verified event that merges its history.
+  const device = await priorDevice(c.env, deviceToken, null);
+  const identifiers = [await hashIdentifier(pepper, "user_id", principal.userId)];
+  if (device) identifiers.push(await hashIdentifier(pepper, "anonymous_id", device));
+  const linked = await record(c, identifiers, "signed_in", device ? "web" : "app");
+  const { token, expiresAt } = await issueServiceToken(
+    c.env.SESSION_SIGNING_KEY,
+    { kind: "session", userId: principal.userId, profileId: linked.profileId },
+    SESSION_TOKEN_SECONDS,
+  );
+  return c.json(
+    {
+      token,
+      expires_at: expiresAt,
+      profile_id: linked.profileId,
+      profile: asCustomerView(linked.view),
+    },
+    200,
+  );
+});
