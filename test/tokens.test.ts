@@ -1,0 +1,397 @@
+// Browsers, apps and people's control of their own data: sessions, tokens, /v1/me, consent,
+// export, erasure, CORS and rate limits. Tokens are signed here with jose.
+
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { importJWK, SignJWT } from "jose";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ADMIN, call, createKey, event, unique } from "./helpers";
+
+const ORIGIN = "https://shop.example";
+const bindings = env as unknown as Record<string, string>;
+let web: string;
+let server: string;
+
+async function idpToken(
+  sub: string,
+  claims: Record<string, unknown> = {},
+  header: Record<string, unknown> = {},
+) {
+  const jwk = JSON.parse(bindings.TEST_IDP_PRIVATE_JWK as string);
+  const key = await importJWK(jwk, "ES256");
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: "ES256", kid: "idp-1", ...header })
+    .setSubject(sub)
+    .setIssuer(bindings.AUTH_ISSUER as string)
+    .setAudience(bindings.AUTH_AUDIENCE as string)
+    .setIssuedAt()
+    .setExpirationTime("10m")
+    .sign(key);
+}
+
+async function openDevice(deviceToken?: string, key = web) {
+  return call("/v1/sessions", {
+    key,
+    headers: { origin: ORIGIN },
+    body: deviceToken ? { device_token: deviceToken } : {},
+  });
+}
+
+beforeAll(async () => {
+  web = await createKey("web", { origins: [ORIGIN] });
+  server = await createKey("server");
+});
+
+describe("a customer's journey across browser, app and store", () => {
+  it("links a browser's anonymous visits to the person who signs in, and the POS sees them", async () => {
+    const session = await openDevice();
+    expect(session.status, session.text).toBe(200);
+    expect(session.json.anonymous_id).toMatch(/^anon_/);
+    const device = session.json.token as string;
+    for (let i = 0; i < 2; i++) {
+      const visit = await call("/v1/events", {
+        key: device,
+        headers: { origin: ORIGIN },
+        body: { id: unique(), type: "visit", properties: { page: "/shoes" } },
+      });
+      expect(visit.status, visit.text).toBe(200);
+      expect(visit.json.profile.view).toBe("customer");
+    }
+
+    const userId = unique("user");
+    const login = await call("/v1/sessions", {
+      key: await idpToken(userId),
+      body: { device_token: device },
+    });
+    expect(login.status, login.text).toBe(200);
+    const sessionToken = login.json.token as string;
+    await call("/v1/events", {
+      key: sessionToken,
+      body: { id: unique(), type: "identify", channel: "app", traits: { first_name: "Ada" } },
+    });
+
+    const me = await call("/v1/me", { key: sessionToken });
+    expect(me.status).toBe(200);
+    expect(me.json).toMatchObject({
+      view: "customer",
+      first_name: "Ada",
+      profile_id: login.json.profile_id,
+    });
+    const meByIdp = await call("/v1/me", { key: await idpToken(userId) });
+    expect(meByIdp.json.profile_id).toBe(login.json.profile_id);
+
+    const pos = await createKey("pos", { store_id: "store-3" });
+    const found = await call("/v1/recognize", {
+      key: pos,
+      body: { identifiers: { user_id: userId } },
+    });
+    const timeline = await call(`/v1/profiles/${found.json.profile_id}/timeline`, { key: pos });
+    const webVisits = timeline.json.events.filter(
+      (e: { type: string; channel: string }) => e.type === "visit" && e.channel === "web",
+    );
+    expect(webVisits).toHaveLength(2);
+  });
+
+  it("refreshes a device while its token is valid and starts a new one otherwise", async () => {
+    const first = await openDevice();
+    const again = await openDevice(first.json.token);
+    expect(again.json.anonymous_id).toBe(first.json.anonymous_id);
+    expect(again.json.profile_id).toBe(first.json.profile_id);
+    const forged = await openDevice(`${first.json.token.slice(0, -4)}AAAA`);
+    expect(forged.json.anonymous_id).not.toBe(first.json.anonymous_id);
+    const otherKey = await createKey("web", { origins: [ORIGIN] });
+    const foreign = await openDevice(first.json.token, otherKey);
+    expect(foreign.json.anonymous_id).not.toBe(first.json.anonymous_id);
+  });
+});
+
+describe("attacks on credentials", () => {
+  it("refuses identity tokens that are unsigned, mis-signed, expired, early, foreign or tampered", async () => {
+    const good = await idpToken(unique("u"));
+    const [h, p] = good.split(".");
+    const b64 = (o: unknown) =>
+      btoa(JSON.stringify(o)).replaceAll("=", "").replaceAll("+", "-").replaceAll("/", "_");
+    const payload = JSON.parse(atob((p as string).replaceAll("-", "+").replaceAll("_", "/")));
+    const jwk = JSON.parse(bindings.TEST_IDP_PRIVATE_JWK as string);
+    const { d: _d, ...publicJwk } = jwk;
+    const hmacKey = new TextEncoder().encode(JSON.stringify(publicJwk));
+    const key = await importJWK(jwk, "ES256");
+    const signed = (
+      build: (j: SignJWT) => SignJWT,
+      header: Record<string, unknown> = { alg: "ES256", kid: "idp-1" },
+    ) =>
+      build(new SignJWT({}).setProtectedHeader(header as { alg: string }).setSubject("x")).sign(
+        key,
+      );
+    const base = (j: SignJWT) =>
+      j.setIssuer(bindings.AUTH_ISSUER as string).setAudience(bindings.AUTH_AUDIENCE as string);
+    const tokens = {
+      none: `${b64({ alg: "none" })}.${p}.`,
+      hs256: await new SignJWT(payload)
+        .setProtectedHeader({ alg: "HS256", kid: "idp-1" })
+        .sign(hmacKey),
+      wrongIssuer: await signed((j) =>
+        j
+          .setIssuer("https://evil.test")
+          .setAudience(bindings.AUTH_AUDIENCE as string)
+          .setExpirationTime("5m"),
+      ),
+      wrongAudience: await signed((j) =>
+        j
+          .setIssuer(bindings.AUTH_ISSUER as string)
+          .setAudience("other")
+          .setExpirationTime("5m"),
+      ),
+      expired: await signed((j) => base(j).setExpirationTime(Math.floor(Date.now() / 1000) - 3600)),
+      notYet: await signed((j) =>
+        base(j)
+          .setNotBefore(Math.floor(Date.now() / 1000) + 3600)
+          .setExpirationTime("2h"),
+      ),
+      unknownKid: await signed((j) => base(j).setExpirationTime("5m"), {
+        alg: "ES256",
+        kid: "nope",
+      }),
+      tampered: `${h}.${b64({ ...payload, sub: "someone-else" })}.${good.split(".")[2]}`,
+    };
+    for (const [name, token] of Object.entries(tokens)) {
+      const res = await call("/v1/me", { key: token });
+      expect(res.status, name).toBe(401);
+      expect(res.headers.get("content-type")).toBe("application/problem+json");
+    }
+  });
+
+  it("keeps a device token to its own device, its own profile and its own routes", async () => {
+    const victimEmail = `${unique("victim")}@example.com`;
+    const victim = await event(server, {
+      type: "identify",
+      channel: "web",
+      identifiers: { email: victimEmail },
+      traits: { first_name: "Victim" },
+    });
+    const mine = await openDevice();
+    const other = await openDevice();
+    const token = mine.json.token as string;
+    const send = (body: Record<string, unknown>) =>
+      call("/v1/events", {
+        key: token,
+        headers: { origin: ORIGIN },
+        body: { id: unique(), type: "visit", ...body },
+      });
+
+    expect((await send({ identifiers: { anonymous_id: other.json.anonymous_id } })).status).toBe(
+      403,
+    );
+    expect((await send({ identifiers: { user_id: "someone" } })).status).toBe(403);
+    const claim = await send({ identifiers: { email: victimEmail } });
+    expect(claim.status).toBe(200);
+    expect(claim.json.profile_id).toBe(mine.json.profile_id);
+    expect(claim.json.profile.first_name).toBeUndefined();
+    expect(claim.text).not.toContain(victimEmail);
+    const victimNow = await call(`/v1/profiles/${victim.json.profile_id}`, { key: ADMIN });
+    expect(victimNow.json.computed.visit_count).toBe(0);
+    expect(victimNow.json.merges).toEqual([]);
+
+    for (const path of [
+      "/v1/admin/keys",
+      `/v1/profiles/${mine.json.profile_id}`,
+      `/v1/profiles/${victim.json.profile_id}`,
+      "/v1/me/export",
+    ]) {
+      expect((await call(path, { key: token, headers: { origin: ORIGIN } })).status, path).toBe(
+        403,
+      );
+    }
+    expect(
+      (await call("/v1/me", { key: token, method: "DELETE", headers: { origin: ORIGIN } })).status,
+    ).toBe(403);
+    expect(
+      (
+        await call("/v1/recognize", {
+          key: token,
+          headers: { origin: ORIGIN },
+          body: { identifiers: { email: victimEmail } },
+        })
+      ).status,
+    ).toBe(403);
+  });
+
+  it("refuses a customer token on every /v1/profiles route, its own included", async () => {
+    const userId = unique("u");
+    const login = await call("/v1/sessions", { key: await idpToken(userId), body: {} });
+    const token = login.json.token as string;
+    for (const path of [
+      `/v1/profiles/${login.json.profile_id}`,
+      `/v1/profiles/${login.json.profile_id}/timeline`,
+      `/v1/profiles/${login.json.profile_id}/export`,
+    ]) {
+      expect((await call(path, { key: token })).status, path).toBe(403);
+    }
+    const forOther = await call("/v1/events", {
+      key: token,
+      body: {
+        id: unique(),
+        type: "visit",
+        channel: "app",
+        identifiers: { user_id: "someone-else" },
+      },
+    });
+    expect(forOther.status).toBe(403);
+  });
+});
+
+describe("CORS for web keys", () => {
+  it("answers preflights for configured origins only", async () => {
+    const allowed = await call("/v1/sessions", {
+      method: "OPTIONS",
+      headers: { origin: ORIGIN, "access-control-request-method": "POST" },
+    });
+    expect(allowed.headers.get("access-control-allow-origin")).toBe(ORIGIN);
+    const refused = await call("/v1/sessions", {
+      method: "OPTIONS",
+      headers: { origin: "https://evil.example", "access-control-request-method": "POST" },
+    });
+    expect(refused.headers.get("access-control-allow-origin")).toBeNull();
+  });
+
+  it("refuses a web key from another origin, or from no browser origin at all", async () => {
+    expect(
+      (
+        await call("/v1/sessions", {
+          key: web,
+          headers: { origin: "https://evil.example" },
+          body: {},
+        })
+      ).status,
+    ).toBe(403);
+    expect((await call("/v1/sessions", { key: web, body: {} })).status).toBe(403);
+    const ok = await openDevice();
+    expect(ok.headers.get("access-control-allow-origin")).toBe(ORIGIN);
+  });
+});
+
+describe("consent, export and erasure", () => {
+  it("keeps every consent change with its time, channel and source", async () => {
+    const login = await call("/v1/sessions", { key: await idpToken(unique("u")), body: {} });
+    const token = login.json.token as string;
+    const first = await call("/v1/me/consent", {
+      key: token,
+      method: "PUT",
+      body: { purposes: { marketing_email: "granted", analytics: "granted" }, channel: "app" },
+    });
+    expect(first.status, first.text).toBe(200);
+    const pos = await createKey("pos", { store_id: "s" });
+    const second = await call(`/v1/profiles/${login.json.profile_id}/consent`, {
+      key: pos,
+      method: "PUT",
+      body: { purposes: { marketing_email: "denied" } },
+    });
+    expect(second.json.consent).toEqual({ marketing_email: "denied", analytics: "granted" });
+    const exported = await call("/v1/me/export", { key: token });
+    expect(exported.json.consent_history).toEqual([
+      expect.objectContaining({
+        purpose: "marketing_email",
+        status: "granted",
+        channel: "app",
+        source: "customer",
+      }),
+      expect.objectContaining({
+        purpose: "analytics",
+        status: "granted",
+        channel: "app",
+        source: "customer",
+      }),
+      expect.objectContaining({
+        purpose: "marketing_email",
+        status: "denied",
+        channel: "store",
+        source: "pos",
+      }),
+    ]);
+    expect(
+      (
+        await call("/v1/me/consent", {
+          key: token,
+          method: "PUT",
+          body: { purposes: { marketing_email: "maybe" } },
+        })
+      ).status,
+    ).toBe(400);
+  });
+
+  it("exports everything held, and erases it so nothing is left behind", async () => {
+    const userId = unique("u");
+    const email = `${unique()}@example.com`;
+    const phone = `+1415555${String(1000 + Math.floor(Math.random() * 8999))}`;
+    const older = await event(server, { type: "visit", channel: "web", identifiers: { phone } });
+    const login = await call("/v1/sessions", { key: await idpToken(userId), body: {} });
+    const token = login.json.token as string;
+    const join = await event(server, {
+      type: "purchase",
+      channel: "web",
+      identifiers: { user_id: userId, email, phone },
+      traits: { first_name: "Erin" },
+      properties: { order_id: "o", total: 12, currency: "EUR" },
+    });
+    const survivor = join.json.profile_id as string;
+    const merged = [older.json.profile_id, login.json.profile_id].filter((id) => id !== survivor);
+    expect(join.json.merged_profile_ids).toEqual(merged);
+
+    const exported = await call("/v1/me/export", { key: token });
+    expect(exported.status).toBe(200);
+    expect(exported.json).toMatchObject({
+      profile_id: survivor,
+      identifiers: { user_id: [userId], email: [email], phone: [phone] },
+      traits: { first_name: "Erin" },
+    });
+    expect(exported.json.events).toHaveLength(3);
+    expect(exported.json.computed.lifetime_value).toBe(12);
+
+    expect((await call("/v1/me", { key: token, method: "DELETE" })).status).toBe(204);
+    for (const id of [survivor, ...merged])
+      expect((await call(`/v1/profiles/${id}`, { key: ADMIN })).status).toBe(404);
+    for (const identifiers of [{ user_id: userId }, { email }, { phone }]) {
+      expect((await call("/v1/recognize", { key: ADMIN, body: { identifiers } })).status).toBe(404);
+    }
+    expect((await call("/v1/me", { key: token })).status).toBe(404);
+    const rows = await runInDurableObject(env.PROFILES.getByName(survivor), (_i, state) =>
+      [
+        "identifiers",
+        "events",
+        "event_ids",
+        "traits",
+        "consent_history",
+        "merges",
+        "conflicts",
+      ].map((table) => state.storage.sql.exec(`SELECT count(*) AS n FROM ${table}`).one().n),
+    );
+    expect(rows).toEqual([0, 0, 0, 0, 0, 0, 0]);
+    const { hashIdentifier } = await import("../src/identity/hash");
+    const emailHash = await hashIdentifier(bindings.IDENTITY_PEPPER as string, "email", email);
+    expect(await env.IDENTITIES.getByName(emailHash.hash).owner()).toBeNull();
+
+    const fresh = await event(server, { type: "visit", channel: "web", identifiers: { email } });
+    expect(fresh.json.profile_id).not.toBe(survivor);
+    expect(fresh.json.profile.computed.visit_count).toBe(1);
+    expect(fresh.json.profile.traits).toEqual({});
+  });
+});
+
+describe("rate limits", () => {
+  it("stops a kiosk walking through phone numbers, with Retry-After", async () => {
+    const kiosk = await createKey("kiosk", { store_id: "s" });
+    const statuses: number[] = [];
+    let retryAfter: string | null = null;
+    for (let i = 0; i < 12; i++) {
+      const res = await call("/v1/recognize", {
+        key: kiosk,
+        body: { identifiers: { phone: "+14155550199" } },
+      });
+      statuses.push(res.status);
+      if (res.status === 429) retryAfter = res.headers.get("retry-after");
+    }
+    expect(statuses.slice(0, 10).every((s) => s === 404)).toBe(true);
+    expect(statuses.at(-1)).toBe(429);
+    expect(Number(retryAfter)).toBeGreaterThan(0);
+  });
+});
