@@ -1,0 +1,60 @@
+// The load generator: a child process of the orchestrator, so its own CPU work never slows the
+// orchestrator and it talks to workerd over real sockets. One message from the parent is one
+// autocannon run; the answer is that run's figures.
+import autocannon from "autocannon";
+import { workloads } from "./workloads.mjs";
+
+/** Exact percentiles from every 2xx latency (autocannon's histogram rounds to whole ms). */
+function percentile(sorted, q) {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+}
+
+/** Runs for `seconds`, or for exactly `amount` requests (priming objects before a phase). */
+async function measure({ origin, workload, params, connections, seconds, amount }) {
+  const next = workloads[workload](params);
+  let index = 0;
+  const latencies = [];
+  // Our own clock: autocannon reports whole seconds, and notices that a run of `amount` requests
+  // is over only on its next sampling tick (hence a short `sampleInt`).
+  const started = performance.now();
+  let lastAnswer = started;
+  const instance = autocannon({
+    url: origin,
+    connections,
+    sampleInt: 100,
+    ...(amount ? { amount } : { duration: seconds }),
+    requests: [{ setupRequest: (request) => ({ ...request, ...next(index++) }) }],
+  });
+  instance.on("response", (_client, status, _bytes, ms) => {
+    lastAnswer = performance.now();
+    if (status >= 200 && status < 300) latencies.push(ms);
+  });
+  const result = await instance;
+  const sorted = Float64Array.from(latencies).sort();
+  const ok = result["2xx"];
+  const elapsed = (lastAnswer - started) / 1000;
+  return {
+    requests: ok + result.non2xx,
+    ok,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    status_codes: Object.fromEntries(
+      Object.entries(result.statusCodeStats).map(([code, { count }]) => [code, count]),
+    ),
+    seconds: elapsed,
+    rps: ok / elapsed,
+    p50_ms: percentile(sorted, 0.5),
+    p90_ms: percentile(sorted, 0.9),
+    p99_ms: percentile(sorted, 0.99),
+  };
+}
+
+process.on("message", async (message) => {
+  try {
+    process.send({ id: message.id, result: await measure(message) });
+  } catch (error) {
+    process.send({ id: message.id, error: error.stack ?? String(error) });
+  }
+});

@@ -1,0 +1,174 @@
+// The report: ratios against the floor and the matching primitive, the targets as pass/fail,
+// the machine, written as bench/results/<date>.json and as the generated block of BENCHMARKS.md.
+import { readFile, writeFile } from "node:fs/promises";
+import { availableParallelism, totalmem } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { PHASES } from "./phases.mjs";
+import { workerdVersion } from "./runtime.mjs";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const START = "<!-- bench:results:start -->";
+const END = "<!-- bench:results:end -->";
+
+async function packageVersion(name) {
+  const text = await readFile(join(root, "node_modules", name, "package.json"), "utf8");
+  return JSON.parse(text).version;
+}
+
+export async function machine() {
+  const cpuinfo = await readFile("/proc/cpuinfo", "utf8").catch(() => "");
+  return {
+    nproc: availableParallelism(),
+    memory_gib: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    cpu_model: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? "unknown",
+    node: process.version,
+    workerd: await workerdVersion(),
+    wrangler: await packageVersion("wrangler"),
+    miniflare: await packageVersion("miniflare"),
+    autocannon: await packageVersion("autocannon"),
+  };
+}
+
+const ratio = (a, b) => (a === null || b === null || !b ? null : a / b);
+
+/** Each phase against the floor and against its primitive (PHASES says which). */
+export function ratios(phases) {
+  const floor = phases.floor;
+  return Object.fromEntries(
+    PHASES.filter(({ name }) => phases[name]?.available).map(({ name, primitive }) => {
+      const phase = phases[name];
+      return [
+        name,
+        {
+          rps_vs_floor: ratio(phase.rps, floor.rps),
+          p99_vs_floor: ratio(phase.p99_ms, floor.p99_ms),
+          ...(primitive
+            ? { primitive, rps_vs_primitive: ratio(phase.rps, phases[primitive]?.rps ?? null) }
+            : {}),
+        },
+      ];
+    }),
+  );
+}
+
+/** The performance targets (compared, printed, never asserted). `pass` is null when unmeasured. */
+export function targets({ ratios: r, recognizeCurve, mergeCurve }) {
+  const check = (name, value, limit, holds) => ({
+    name,
+    value,
+    limit,
+    pass: value === null || value === undefined ? null : holds(value, limit),
+  });
+  const atLeast = (value, limit) => value >= limit;
+  const atMost = (value, limit) => value <= limit;
+  const [fewest, most] = [recognizeCurve[0], recognizeCurve.at(-1)];
+  const longestMerge = mergeCurve.at(-1);
+  return [
+    check("recognize req/s ≥ 0.85× one-row read", r.recognize?.rps_vs_primitive, 0.85, atLeast),
+    check("recognize p99 ≤ 3× floor p99", r.recognize?.p99_vs_floor, 3, atMost),
+    check("ingest req/s ≥ 0.8× one-row write", r.ingest?.rps_vs_primitive, 0.8, atLeast),
+    check("/v1/me req/s ≥ 0.85× one-row read", r.me?.rps_vs_primitive ?? null, 0.85, atLeast),
+    check("creation req/s ≥ 0.5× ingest", r.creation?.rps_vs_primitive, 0.5, atLeast),
+    check(
+      `recognize p50 at ${most.events.toLocaleString("en-US")} events ≤ 1.2× at ${fewest.events}`,
+      ratio(most.p50_ms, fewest.p50_ms),
+      1.2,
+      atMost,
+    ),
+    check(
+      `merge of two ${longestMerge.events_per_side.toLocaleString("en-US")}-event profiles < 250 ms`,
+      longestMerge.median_ms,
+      250,
+      (value, limit) => value < limit,
+    ),
+  ];
+}
+
+const num = (value, digits = 0) =>
+  value === null || value === undefined
+    ? "–"
+    : value.toLocaleString("en-US", {
+        minimumFractionDigits: digits,
+        maximumFractionDigits: digits,
+      });
+const span = ({ seconds, amount }) => (seconds ? `${seconds} s` : `${amount} requests`);
+const times = (value) => (value === null || value === undefined ? "–" : `${num(value, 2)}×`);
+
+function markdown(report) {
+  const { machine: m, phases, ratios: r, scale, targets: t, run } = report;
+  const lines = [
+    `Run of ${report.date} (${run.profile}): ${run.connections} connections, ${span(run.phase)} per phase` +
+      `${run.warmup ? ` after a ${span(run.warmup)} warm-up` : ""} (${span(run.curve_phase)} per curve point); ` +
+      `seeded ${num(run.seed.people)} people with ${num(run.seed.events)} events in ${num(run.seed.seconds)} s ` +
+      `(history median ${run.seed.history_median}, max ${run.seed.history_max}), phases cycling through ` +
+      `${num(run.working_set)} of them; MAX_EVENTS_PER_PROFILE=${run.max_events_per_profile}; ` +
+      `SQLite files in ${run.storage_folder}; whole run ${num(run.total_seconds)} s.`,
+    "",
+    `Machine: ${m.nproc} CPUs (${m.cpu_model}), ${m.memory_gib} GiB; Node ${m.node}, workerd ${m.workerd} ` +
+      `(wrangler ${m.wrangler}, miniflare ${m.miniflare}), autocannon ${m.autocannon}.`,
+    "",
+    "| phase | req/s | p50 ms | p99 ms | vs floor | vs primitive | p99 vs floor |",
+    "|---|--:|--:|--:|--:|--:|--:|",
+  ];
+  for (const { name, label, primitive } of PHASES) {
+    const phase = phases[name];
+    if (!phase.available) {
+      lines.push(`| ${label} | not available yet | | | | | |`);
+      continue;
+    }
+    const versus = primitive ? `${times(r[name].rps_vs_primitive)} ${primitive}` : "";
+    const invalid = phase.valid ? "" : " ⚠ failures";
+    lines.push(
+      `| ${label}${invalid} | ${num(phase.rps)} | ${num(phase.p50_ms, 2)} | ${num(phase.p99_ms, 2)} | ` +
+        `${times(r[name].rps_vs_floor)} | ${versus} | ${times(r[name].p99_vs_floor)} |`,
+    );
+  }
+  lines.push("", "Recognize against history length (one profile, same concurrency):", "");
+  lines.push("| events of history | req/s | p50 ms | p99 ms |", "|--:|--:|--:|--:|");
+  for (const p of scale.recognize) {
+    lines.push(`| ${num(p.events)} | ${num(p.rps)} | ${num(p.p50_ms, 2)} | ${num(p.p99_ms, 2)} |`);
+  }
+  lines.push("", "Merge of two profiles, until the survivor counts every event:", "");
+  lines.push(
+    "| events per side | median ms | samples ms | merging request ms | every event once |",
+    "|--:|--:|--:|--:|:-:|",
+  );
+  for (const p of scale.merge) {
+    lines.push(
+      `| ${num(p.events_per_side)} | ${num(p.median_ms, 1)} | ${p.samples_ms.map((s) => num(s, 1)).join(", ")} | ` +
+        `${num(p.request_ms, 1)} | ${p.every_event_once ? "yes" : "**no**"} |`,
+    );
+  }
+  const storage = scale.storage;
+  lines.push(
+    "",
+    `Storage of one profile object: ${storage.points.map((p) => `${num(p.events)} events → ${num(p.bytes / 1024, 0)} KiB`).join("; ")}; ` +
+      `≈ ${num(storage.bytes_per_event)} bytes per event.`,
+    "",
+    "| target | measured | pass |",
+    "|---|--:|:-:|",
+  );
+  for (const target of t) {
+    const measured = target.name.startsWith("merge")
+      ? `${num(target.value, 1)} ms`
+      : times(target.value);
+    const verdict = target.pass === null ? "not measured" : target.pass ? "pass" : "**fail**";
+    lines.push(`| ${target.name} | ${measured} | ${verdict} |`);
+  }
+  return lines.join("\n");
+}
+
+const TEMPLATE = `# Benchmarks\n\nRun \`npm run bench\`.\n\n${START}\n${END}\n`;
+
+/** Writes `<date>.json` into `dir` and the markdown block into `markdownPath`, keeping its prose. */
+export async function writeReport(report, { dir, markdownPath }) {
+  const jsonPath = join(dir, `${report.date}.json`);
+  await writeFile(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
+  let current = await readFile(join(root, "BENCHMARKS.md"), "utf8").catch(() => TEMPLATE);
+  if (!current.includes(START) || !current.includes(END)) current = TEMPLATE;
+  const before = current.slice(0, current.indexOf(START));
+  const after = current.slice(current.indexOf(END) + END.length);
+  await writeFile(markdownPath, `${before}${START}\n${markdown(report)}\n${END}${after}`);
+  return { jsonPath, markdownPath };
+}

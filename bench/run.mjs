@@ -1,0 +1,123 @@
+// `npm run bench`: the recorded run, written to bench/results/<date>.json and BENCHMARKS.md.
+// `npm run bench:smoke` (`--smoke`): a tiny run for CI that proves the harness works end to end
+// and writes its report to a temporary folder; no timing is judged, only that everything ran.
+import { mkdir, mkdtemp, readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { apiClient } from "./client.mjs";
+import { CONNECTIONS, FULL, SMOKE } from "./config.mjs";
+import { benchCredentials } from "./credentials.mjs";
+import { startLoad } from "./load.mjs";
+import { measurePhases, PHASES } from "./phases.mjs";
+import { machine, ratios, targets, writeReport } from "./report.mjs";
+import { bundle, start } from "./runtime.mjs";
+import { mergeCurve, recognizeCurve, seedCurves, storageCurve } from "./scale.mjs";
+import { createKeys, seedCrowd } from "./seed.mjs";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const smoke = process.argv.includes("--smoke");
+const settings = smoke ? SMOKE : FULL;
+const began = performance.now();
+
+function log(line) {
+  const seconds = ((performance.now() - began) / 1000).toFixed(1).padStart(6);
+  console.log(`${seconds}s  ${line}`);
+}
+
+async function where() {
+  if (!smoke) {
+    const dir = join(root, "bench", "results");
+    await mkdir(dir, { recursive: true });
+    return { dir, markdownPath: join(root, "BENCHMARKS.md") };
+  }
+  const dir = await mkdtemp(join(tmpdir(), "recognition-bench-report-"));
+  return { dir, markdownPath: join(dir, "BENCHMARKS.md") };
+}
+
+async function measure(worker, load, credentials) {
+  const api = apiClient(worker.url);
+  const keys = await createKeys(api, credentials.adminKey);
+  log(`seeding ${settings.people.toLocaleString("en-US")} people, batches of 100 …`);
+  const seedStart = performance.now();
+  const seed = await seedCrowd(api, keys.server, settings);
+  seed.seconds = (performance.now() - seedStart) / 1000;
+  log(`    ${seed.events.toLocaleString("en-US")} events seeded in ${seed.seconds.toFixed(1)} s`);
+  log("seeding the curve profiles (long histories, merge pairs) …");
+  const curves = await seedCurves(api, keys.server, settings);
+  log(`measuring at ${CONNECTIONS} connections …`);
+  const phases = await measurePhases({ load, api, keys, credentials, settings, log });
+  log("scale curves …");
+  const recognize = await recognizeCurve({ load, keys, singles: curves.singles, settings, log });
+  const merge = await mergeCurve({ api, keys, pairs: curves.pairs, log });
+  const storage = await storageCurve({ api, singles: curves.singles });
+  log(`    storage: ${Math.round(storage.bytes_per_event)} bytes per event`);
+  return { seed, phases, scale: { recognize, merge, storage } };
+}
+
+async function main() {
+  log(`bench (${settings.name}): bundling bench/entry.ts with wrangler …`);
+  const scriptPath = await bundle(join(root, "bench", ".out", settings.name));
+  const credentials = await benchCredentials();
+  const worker = await start({
+    scriptPath,
+    bindings: {
+      ...credentials.bindings,
+      MAX_EVENTS_PER_PROFILE: String(settings.maxEventsPerProfile),
+    },
+  });
+  log(`workerd listening on ${worker.url}, Durable Objects persisted in ${worker.persistTo}`);
+  const load = startLoad(worker.url);
+  let measured;
+  try {
+    measured = await measure(worker, load, credentials);
+  } finally {
+    load.close();
+    await worker.stop();
+  }
+
+  const { seed, phases, scale } = measured;
+  const phaseRatios = ratios(phases);
+  const report = {
+    date: new Date().toISOString().slice(0, 10),
+    run: {
+      profile: settings.name,
+      connections: CONNECTIONS,
+      phase: settings.phase,
+      warmup: settings.warmup,
+      curve_phase: settings.curvePhase,
+      max_events_per_profile: settings.maxEventsPerProfile,
+      working_set: settings.workingSet,
+      storage_folder: dirname(worker.persistTo),
+      seed,
+      total_seconds: (performance.now() - began) / 1000,
+    },
+    machine: await machine(),
+    phases,
+    ratios: phaseRatios,
+    scale,
+    targets: targets({
+      ratios: phaseRatios,
+      recognizeCurve: scale.recognize,
+      mergeCurve: scale.merge,
+    }),
+  };
+  const written = await writeReport(report, await where());
+  for (const target of report.targets) {
+    const verdict = target.pass === null ? "not measured" : target.pass ? "pass" : "FAIL";
+    log(`target: ${target.name}: ${verdict}`);
+  }
+  log(`report: ${written.jsonPath}, ${written.markdownPath}`);
+
+  // The smoke run's one assertion besides "it ran": the report is there and reads back.
+  if (smoke) JSON.parse(await readFile(written.jsonPath, "utf8"));
+  const failed = PHASES.filter(({ name }) => phases[name].available && !phases[name].valid);
+  if (failed.length) {
+    throw new Error(`too many failed requests in: ${failed.map(({ name }) => name).join(", ")}`);
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});

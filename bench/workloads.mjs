@@ -1,0 +1,64 @@
+// What each phase sends. A workload turns the index of a request into the request, so the
+// orchestrator's preflight and every autocannon connection build exactly the same kind of call.
+import { identifiersOf, RANGES } from "./people.mjs";
+
+const json = (key, body) => ({
+  method: "POST",
+  headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+  body: JSON.stringify(body),
+});
+
+/** Known people are taken in turn: `count` of them, `stride` apart, from `first` on. */
+const known = ({ first = 0, count, stride = 1 }, i) => identifiersOf(first + (i % count) * stride);
+
+export const workloads = {
+  floor: () => () => ({ method: "GET", path: "/healthz" }),
+
+  read:
+    ({ objects }) =>
+    (i) => ({ method: "GET", path: `/bench/read/${i % objects}` }),
+
+  write:
+    ({ objects }) =>
+    (i) => ({ method: "POST", path: `/bench/write/${i % objects}` }),
+
+  /** A till looks the customer up by phone or by loyalty card, alternately. */
+  recognize: (params) => (i) => {
+    const { phone, loyalty_id } = known(params, i);
+    const identifiers = i % 2 === 0 ? { phone } : { loyalty_id };
+    return { path: "/v1/recognize", ...json(params.key, { identifiers }) };
+  },
+
+  me:
+    ({ tokens }) =>
+    (i) => ({
+      method: "GET",
+      path: "/v1/me",
+      headers: { authorization: `Bearer ${tokens[i % tokens.length]}` },
+    }),
+
+  /** The brand's back end reports a web visit by a signed-in person it knows. */
+  ingest: (params) => (i) => {
+    const { email, anonymous_id } = known(params, i);
+    const event = {
+      id: `ingest-${params.round}-${i}`,
+      type: "visit",
+      channel: "web",
+      identifiers: { email, anonymous_id },
+    };
+    return { path: "/v1/events", ...json(params.key, event) };
+  },
+
+  /** Someone never seen before signs up: every identifier is new, so every one is claimed. */
+  creation: (params) => (i) => {
+    const n = RANGES.strangers + params.round * 1_000_000 + i;
+    const { email, phone, loyalty_id, anonymous_id } = identifiersOf(n);
+    const event = {
+      id: `signup-${n}`,
+      type: "visit",
+      channel: "web",
+      identifiers: { email, phone, loyalty_id, anonymous_id },
+    };
+    return { path: "/v1/events", ...json(params.key, event) };
+  },
+};
