@@ -14,6 +14,7 @@ export interface Settings {
   identifierLimits: Record<IdentifierType, number>;
   blocklist: RegExp[];
   maxMergesPerProfile: number;
+  consentPurposes: string[];
 }
 
 export const defaultLimits: Record<IdentifierType, number> = {
@@ -69,6 +70,12 @@ export function parseSettings(env: Partial<Record<string, unknown>>): Settings {
       .filter((entry) => entry.trim())
       .map(blocklistPattern),
     maxMergesPerProfile: integer(text("MAX_MERGES_PER_PROFILE"), 100),
+    consentPurposes: (
+      text("CONSENT_PURPOSES") ?? "marketing_email,marketing_sms,personalization,analytics"
+    )
+      .split(",")
+      .map((purpose) => purpose.trim())
+      .filter(Boolean),
   };
 }
 

@@ -317,6 +317,13 @@ describe("consent, export and erasure", () => {
         })
       ).status,
     ).toBe(400);
+    const typo = await call("/v1/me/consent", {
+      key: token,
+      method: "PUT",
+      body: { purposes: { marketing_emial: "granted" } },
+    });
+    expect(typo.status).toBe(400);
+    expect(typo.json.errors[0].path).toBe("purposes.marketing_emial");
   });
 
   it("exports everything held, and erases it so nothing is left behind", async () => {

@@ -8,6 +8,7 @@ import { bearer, json, problems, resolverFor, router } from "../http";
 import { prepareIdentifiers } from "../identity/identifiers";
 import type { Resolver } from "../identity/resolver";
 import type { Identifier } from "../identity/types";
+import { checkPurposes } from "../profile/consent";
 import {
   BatchResultSchema,
   type EventInput,
@@ -104,6 +105,13 @@ async function ingestOne(
   principal: Principal,
   input: EventInput,
 ): Promise<IngestResult> {
+  if (input.type === "consent") {
+    checkPurposes(
+      input.properties.purposes,
+      settingsFor(env).consentPurposes,
+      "properties.purposes",
+    );
+  }
   const event = toStoredEvent(input, principal);
   const { verified, claimed } = await identifiersOf(env, principal, input.identifiers);
   if (verified.length === 0) {

@@ -3,8 +3,10 @@ import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { Problem } from "../errors";
 import { type AppEnv, resolverFor } from "../http";
+import { checkPurposes } from "../profile/consent";
 import type { Channel } from "../schemas";
 import { ChannelSchema } from "../schemas";
+import { settingsFor } from "../settings";
 
 export const NextMessageQuerySchema = z.object({ channel: ChannelSchema.optional() });
 
@@ -15,6 +17,7 @@ export async function setConsent(
   fallbackChannel: Channel,
 ) {
   const principal = c.get("principal");
+  checkPurposes(body.purposes, settingsFor(c.env).consentPurposes, "purposes");
   const found = await resolverFor(c).call(profileId, (stub) =>
     stub.setConsent(body.purposes, body.channel ?? fallbackChannel, principal.role),
   );
