@@ -10,10 +10,19 @@ export const FULL = {
   phase: { seconds: 6 },
   warmup: { seconds: 1 },
   curvePhase: { seconds: 4 },
+  // Every new person opens five SQLite databases that stay open ~10 s; a longer creation phase
+  // would run into this machine's open-files limit (see runtime.mjs).
+  creationPhase: { seconds: 3 },
+  creationWarmup: { seconds: 0.5 },
+  // Shares of the open-files limit workerd must be below before a phase primes its objects, and
+  // before the creation phase (which opens thousands) starts.
+  primeBelow: 0.5,
+  settleBelow: 0.1,
   people: 10_000,
-  // The phases cycle through every fifth person (so history lengths keep their spread) and the
-  // primitives through as many objects: both sides touch the same number of warm objects.
-  workingSet: 2_000,
+  // The phases cycle through every tenth person (so history lengths keep their spread) and the
+  // primitives through as many objects: both sides touch the same number of warm objects. Each
+  // person opens up to three objects (profile, identifiers), so more would near the files limit.
+  workingSet: 1_000,
   // History lengths (events per person) and the share of people with each: most people come
   // once, some a few times, a few are regulars.
   history: [
@@ -32,10 +41,15 @@ export const FULL = {
 
 export const SMOKE = {
   name: "smoke",
-  // Counted in requests: autocannon rounds a duration up to whole seconds.
+  // Counted in requests: enough to drive every path, over in a fraction of a second each.
   phase: { amount: 200 },
   warmup: null,
   curvePhase: { amount: 100 },
+  creationPhase: { amount: 100 },
+  creationWarmup: null,
+  // A smoke run opens too few objects to come near the limit: no waiting.
+  primeBelow: 0.6,
+  settleBelow: 0.6,
   people: 200,
   workingSet: 100,
   history: [
@@ -50,5 +64,10 @@ export const SMOKE = {
 
 /** Events per request while seeding: the API's batch limit. */
 export const BATCH = 100;
-/** Requests in flight while seeding: enough to keep workerd busy without queueing at one object. */
-export const SEED_CONCURRENCY = 8;
+/**
+ * Seeding stages: batches in flight, and the share of the open-files limit above which a new batch
+ * waits. A batch introducing 100 people opens ~650 objects (~2,000 files) that stay open ~10 s, so
+ * four in flight from below 45% stay under the limit; later events touch one object each.
+ */
+export const SEED_INTRODUCTIONS = { concurrency: 4, filesBelow: 0.45 };
+export const SEED_HISTORY = { concurrency: 8, filesBelow: 0.6 };

@@ -1,6 +1,7 @@
 // Bench-only entry, never deployed (bench/wrangler.toml): the service unchanged, plus two primitive
 // routes that cost exactly one Durable Object hop, reading or writing one row — the yardsticks the
-// service's routes are compared with — and a probe of a profile's storage size.
+// service's routes are compared with — a probe of a profile's storage size, and a count of the
+// Durable Object calls a request makes.
 import { DurableObject } from "cloudflare:workers";
 import { Hono } from "hono";
 import service, { ProfileObject as ServiceProfileObject } from "../src/index";
@@ -19,7 +20,7 @@ export class ProfileObject extends ServiceProfileObject {
 
 /** One SQLite table with one row: the cheapest read and write a Durable Object can do. */
 export class BenchObject extends DurableObject {
-  constructor(ctx: DurableObjectState, env: unknown) {
+  constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.storage.sql.exec(
       "CREATE TABLE IF NOT EXISTS rows (k INTEGER PRIMARY KEY, v TEXT NOT NULL)",
@@ -62,11 +63,61 @@ const bench = new Hono<{ Bindings: BenchEnv }>()
     return c.json({ bytes });
   });
 
+/** A request carrying this header is answered with it set to the Durable Object calls it made. */
+const HOPS = "x-bench-hops";
+const NAMESPACES = ["PROFILES", "IDENTITIES", "CONFIG", "BENCH"] as const;
+
+/** The env with every object stub counting its RPC calls into `calls` ("PROFILES.view" → 1). */
+function counting(env: BenchEnv, calls: Map<string, number>): BenchEnv {
+  const countingStub = (binding: string, stub: object) =>
+    new Proxy(stub, {
+      get(target, method) {
+        const value = Reflect.get(target, method);
+        if (typeof method !== "string" || method === "then" || typeof value !== "function") {
+          return value;
+        }
+        return (...args: unknown[]) => {
+          const name = `${binding}.${method}`;
+          calls.set(name, (calls.get(name) ?? 0) + 1);
+          // Reflect.apply: an RPC method is a stub too, and `value.apply` would be a remote call.
+          return Reflect.apply(value, target, args);
+        };
+      },
+    });
+  const namespaces = new Map(
+    NAMESPACES.map((binding) => {
+      const namespace = env[binding] as unknown as { getByName(name: string): object };
+      const getByName = (name: string) => countingStub(binding, namespace.getByName(name));
+      return [
+        binding,
+        new Proxy(namespace, {
+          get: (target, property) =>
+            property === "getByName" ? getByName : Reflect.get(target, property),
+        }),
+      ];
+    }),
+  );
+  // A proxy, not a copy: the runtime's env may keep bindings where a spread would not see them.
+  return new Proxy(env, {
+    get: (target, property) => namespaces.get(property as never) ?? Reflect.get(target, property),
+  });
+}
+
+async function route(request: Request, env: BenchEnv, ctx: ExecutionContext): Promise<Response> {
+  const { pathname } = new URL(request.url);
+  return pathname.startsWith("/bench/")
+    ? bench.fetch(request, env, ctx)
+    : service.fetch(request, env as unknown as Env, ctx);
+}
+
 export default {
-  fetch(request, env, ctx) {
-    const { pathname } = new URL(request.url);
-    return pathname.startsWith("/bench/")
-      ? bench.fetch(request, env, ctx)
-      : service.fetch(request, env as unknown as Env, ctx);
+  async fetch(request, env, ctx) {
+    // Load requests never carry the header: they pay one header lookup, nothing more.
+    if (!request.headers.has(HOPS)) return route(request, env, ctx);
+    const calls = new Map<string, number>();
+    const response = await route(request, counting(env, calls), ctx);
+    const headers = new Headers(response.headers);
+    headers.set(HOPS, [...calls].map(([name, count]) => `${name}=${count}`).join(","));
+    return new Response(response.body, { status: response.status, headers });
   },
 } satisfies ExportedHandler<BenchEnv>;

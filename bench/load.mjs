@@ -4,17 +4,39 @@ import { CONNECTIONS } from "./config.mjs";
 import { workloads } from "./workloads.mjs";
 
 /** Rounds of a phase; workloads use them to keep ids that must be fresh apart between rounds. */
-const ROUND = { preflight: 0, warmup: 1, measure: 2 };
+const ROUND = { preflight: 0, prime: 1, warmup: 2, measure: 3 };
 
-/** Sends one request of a workload from here and throws unless it succeeds: a broken phase
- * should stop the run with the service's answer, not become a table of 4xx figures. */
-export async function preflight(origin, workload, params) {
-  const { path, ...init } = workloads[workload]({ ...params, round: ROUND.preflight })(0);
-  const response = await fetch(new URL(path, origin), init);
+/**
+ * Sends one request of a workload and answers the Durable Object calls it made, as bench/entry.ts
+ * counts them (`{ "PROFILES.view": 1 }`); throws unless it succeeds: a broken phase should stop
+ * the run with the service's answer, not become a table of 4xx figures.
+ */
+async function countedCall(origin, workload, params, index) {
+  const request = workloads[workload]({ ...params, round: ROUND.preflight })(index);
+  const { path, headers, ...init } = request;
+  const response = await fetch(new URL(path, origin), {
+    ...init,
+    headers: { ...headers, "x-bench-hops": "1" },
+  });
   const text = await response.text();
   if (!response.ok) {
     throw new Error(`${workload}: ${init.method} ${path} answered ${response.status}: ${text}`);
   }
+  const counted = response.headers.get("x-bench-hops") ?? "";
+  return Object.fromEntries(
+    counted
+      .split(",")
+      .filter(Boolean)
+      .map((entry) => entry.split("="))
+      .map(([name, count]) => [name, Number(count)]),
+  );
+}
+
+/** Two requests before a phase: the first may refresh the isolate's caches (the configuration
+ * every 4 s), so the second's calls are the ones every request of the phase makes. */
+async function preflight(origin, workload, params) {
+  await countedCall(origin, workload, params, 0);
+  return countedCall(origin, workload, params, 1);
 }
 
 export function startLoad(origin) {
@@ -42,17 +64,22 @@ export function startLoad(origin) {
 
   return {
     /**
-     * Preflight, an unrecorded warm-up, then the measured run, whose figures it answers.
-     * `length` and `warmup` are `{ seconds }` or `{ amount }` (requests).
+     * Preflight, an unrecorded warm-up, then the measured run, whose figures it answers with the
+     * preflight's object calls. `length` and `warmup` are `{ seconds }` or `{ amount }` (requests).
      */
     async measure({ workload, params, length, warmup }) {
-      await preflight(origin, workload, params);
+      const calls = await preflight(origin, workload, params);
       if (warmup) await run({ workload, params: { ...params, round: ROUND.warmup }, ...warmup });
-      return run({ workload, params: { ...params, round: ROUND.measure }, ...length });
+      const figures = await run({
+        workload,
+        params: { ...params, round: ROUND.measure },
+        ...length,
+      });
+      return { ...figures, object_calls: calls };
     },
-    /** Exactly `amount` requests, unmeasured: touches every object a phase will use. */
-    async prime({ workload, params, amount }) {
-      await run({ workload, params: { ...params, round: ROUND.warmup }, amount });
+    /** Exactly `amount` requests before a phase, to touch every object it will use. */
+    prime({ workload, params, amount }) {
+      return run({ workload, params: { ...params, round: ROUND.prime }, amount });
     },
     close() {
       child.disconnect();

@@ -15,6 +15,7 @@ async function measure({ origin, workload, params, connections, seconds, amount 
   const next = workloads[workload](params);
   let index = 0;
   const latencies = [];
+  const failures = {};
   // Our own clock: autocannon reports whole seconds, and notices that a run of `amount` requests
   // is over only on its next sampling tick (hence a short `sampleInt`).
   const started = performance.now();
@@ -24,7 +25,15 @@ async function measure({ origin, workload, params, connections, seconds, amount 
     connections,
     sampleInt: 100,
     ...(amount ? { amount } : { duration: seconds }),
-    requests: [{ setupRequest: (request) => ({ ...request, ...next(index++) }) }],
+    requests: [
+      {
+        setupRequest: (request) => ({ ...request, ...next(index++) }),
+        // The first answer of each failing status, so a report can say what went wrong.
+        onResponse: (status, body) => {
+          if (status >= 300 && !(status in failures)) failures[status] = body.slice(0, 300);
+        },
+      },
+    ],
   });
   instance.on("response", (_client, status, _bytes, ms) => {
     lastAnswer = performance.now();
@@ -43,6 +52,7 @@ async function measure({ origin, workload, params, connections, seconds, amount 
     status_codes: Object.fromEntries(
       Object.entries(result.statusCodeStats).map(([code, { count }]) => [code, count]),
     ),
+    failures,
     seconds: elapsed,
     rps: ok / elapsed,
     p50_ms: percentile(sorted, 0.5),

@@ -4,7 +4,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { availableParallelism, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { PHASES } from "./phases.mjs";
+import { objectCalls, PHASES } from "./phases.mjs";
 import { workerdVersion } from "./runtime.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -93,38 +93,49 @@ const num = (value, digits = 0) =>
         maximumFractionDigits: digits,
       });
 const span = ({ seconds, amount }) => (seconds ? `${seconds} s` : `${amount} requests`);
-const times = (value) => (value === null || value === undefined ? "–" : `${num(value, 2)}×`);
+const times = (value, digits = 2) =>
+  value === null || value === undefined ? "–" : `${num(value, digits)}×`;
 
 function markdown(report) {
   const { machine: m, phases, ratios: r, scale, targets: t, run } = report;
   const lines = [
-    `Run of ${report.date} (${run.profile}): ${run.connections} connections, ${span(run.phase)} per phase` +
-      `${run.warmup ? ` after a ${span(run.warmup)} warm-up` : ""} (${span(run.curve_phase)} per curve point); ` +
-      `seeded ${num(run.seed.people)} people with ${num(run.seed.events)} events in ${num(run.seed.seconds)} s ` +
-      `(history median ${run.seed.history_median}, max ${run.seed.history_max}), phases cycling through ` +
-      `${num(run.working_set)} of them; MAX_EVENTS_PER_PROFILE=${run.max_events_per_profile}; ` +
-      `SQLite files in ${run.storage_folder}; whole run ${num(run.total_seconds)} s.`,
+    `Run of ${report.date} (${run.profile}), ${num(run.total_seconds)} s in all. ` +
+      `${run.connections} connections; ${span(run.phase)} per phase` +
+      `${run.warmup ? ` after a ${span(run.warmup)} warm-up` : ""}, creation ${span(run.creation_phase)}, ` +
+      `${span(run.curve_phase)} per curve point. Seeded ${num(run.seed.people)} people ` +
+      `(${num(run.seed.profiles)} profiles, ${num(run.seed.events)} events, history median ` +
+      `${run.seed.history_median}, max ${run.seed.history_max}) in ${num(run.seed.seconds)} s; the phases ` +
+      `cycle through ${num(run.working_set)} of them. MAX_EVENTS_PER_PROFILE=${run.max_events_per_profile}; ` +
+      `SQLite files in ${run.storage_folder}.`,
     "",
-    `Machine: ${m.nproc} CPUs (${m.cpu_model}), ${m.memory_gib} GiB; Node ${m.node}, workerd ${m.workerd} ` +
-      `(wrangler ${m.wrangler}, miniflare ${m.miniflare}), autocannon ${m.autocannon}.`,
+    "| machine | |",
+    "|---|---|",
+    `| CPUs (nproc) | ${m.nproc} |`,
+    `| memory | ${m.memory_gib} GiB |`,
+    `| CPU model | ${m.cpu_model} |`,
+    `| Node | ${m.node} |`,
+    `| workerd | ${m.workerd} (wrangler ${m.wrangler}, miniflare ${m.miniflare}) |`,
+    `| load generator | autocannon ${m.autocannon} |`,
     "",
-    "| phase | req/s | p50 ms | p99 ms | vs floor | vs primitive | p99 vs floor |",
-    "|---|--:|--:|--:|--:|--:|--:|",
+    "| phase | req/s | p50 ms | p99 ms | vs floor | vs primitive | p99 vs floor | object calls per request |",
+    "|---|--:|--:|--:|--:|--:|--:|---|",
   ];
   for (const { name, label, primitive } of PHASES) {
     const phase = phases[name];
     if (!phase.available) {
-      lines.push(`| ${label} | not available yet | | | | | |`);
+      lines.push(`| ${label} | not available yet | | | | | | |`);
       continue;
     }
     const versus = primitive ? `${times(r[name].rps_vs_primitive)} ${primitive}` : "";
-    const invalid = phase.valid ? "" : " ⚠ failures";
+    const failed = phase.non2xx + phase.errors + phase.timeouts;
+    const note = failed ? ` (${num(failed)} of ${num(phase.ok + failed)} failed)` : "";
     lines.push(
-      `| ${label}${invalid} | ${num(phase.rps)} | ${num(phase.p50_ms, 2)} | ${num(phase.p99_ms, 2)} | ` +
-        `${times(r[name].rps_vs_floor)} | ${versus} | ${times(r[name].p99_vs_floor)} |`,
+      `| ${label}${note} | ${num(phase.rps)} | ${num(phase.p50_ms, 2)} | ${num(phase.p99_ms, 2)} | ` +
+        `${times(r[name].rps_vs_floor)} | ${versus} | ${times(r[name].p99_vs_floor)} | ` +
+        `${objectCalls(phase.object_calls)} |`,
     );
   }
-  lines.push("", "Recognize against history length (one profile, same concurrency):", "");
+  lines.push("", "Recognize against history length (one profile):", "");
   lines.push("| events of history | req/s | p50 ms | p99 ms |", "|--:|--:|--:|--:|");
   for (const p of scale.recognize) {
     lines.push(`| ${num(p.events)} | ${num(p.rps)} | ${num(p.p50_ms, 2)} | ${num(p.p99_ms, 2)} |`);
@@ -140,11 +151,11 @@ function markdown(report) {
         `${num(p.request_ms, 1)} | ${p.every_event_once ? "yes" : "**no**"} |`,
     );
   }
-  const storage = scale.storage;
+  const { points, bytes_per_event: perEvent } = scale.storage;
   lines.push(
     "",
-    `Storage of one profile object: ${storage.points.map((p) => `${num(p.events)} events → ${num(p.bytes / 1024, 0)} KiB`).join("; ")}; ` +
-      `≈ ${num(storage.bytes_per_event)} bytes per event.`,
+    `Storage of one profile object: ${points.map((p) => `${num(p.events)} events → ${num(p.bytes / 1024)} KiB`).join(", ")}; ` +
+      `≈ ${num(perEvent)} bytes per event.`,
     "",
     "| target | measured | pass |",
     "|---|--:|:-:|",
@@ -152,7 +163,7 @@ function markdown(report) {
   for (const target of t) {
     const measured = target.name.startsWith("merge")
       ? `${num(target.value, 1)} ms`
-      : times(target.value);
+      : times(target.value, 3);
     const verdict = target.pass === null ? "not measured" : target.pass ? "pass" : "**fail**";
     lines.push(`| ${target.name} | ${measured} | ${verdict} |`);
   }

@@ -11,7 +11,7 @@ import { benchCredentials } from "./credentials.mjs";
 import { startLoad } from "./load.mjs";
 import { measurePhases, PHASES } from "./phases.mjs";
 import { machine, ratios, targets, writeReport } from "./report.mjs";
-import { bundle, start } from "./runtime.mjs";
+import { bundle, dataFolder, withWorker } from "./runtime.mjs";
 import { mergeCurve, recognizeCurve, seedCurves, storageCurve } from "./scale.mjs";
 import { createKeys, seedCrowd } from "./seed.mjs";
 
@@ -35,48 +35,68 @@ async function where() {
   return { dir, markdownPath: join(dir, "BENCHMARKS.md") };
 }
 
-async function measure(worker, load, credentials) {
+async function seed(worker, credentials) {
   const api = apiClient(worker.url);
   const keys = await createKeys(api, credentials.adminKey);
   log(`seeding ${settings.people.toLocaleString("en-US")} people, batches of 100 …`);
-  const seedStart = performance.now();
-  const seed = await seedCrowd(api, keys.server, settings);
-  seed.seconds = (performance.now() - seedStart) / 1000;
-  log(`    ${seed.events.toLocaleString("en-US")} events seeded in ${seed.seconds.toFixed(1)} s`);
+  const started = performance.now();
+  const crowd = await seedCrowd(api, keys.server, settings, { files: worker.files, log });
+  crowd.seconds = (performance.now() - started) / 1000;
+  log(`    ${crowd.events.toLocaleString("en-US")} events seeded in ${crowd.seconds.toFixed(1)} s`);
   log("seeding the curve profiles (long histories, merge pairs) …");
   const curves = await seedCurves(api, keys.server, settings);
-  log(`measuring at ${CONNECTIONS} connections …`);
-  const phases = await measurePhases({ load, api, keys, credentials, settings, log });
-  log("scale curves …");
-  const recognize = await recognizeCurve({ load, keys, singles: curves.singles, settings, log });
-  const merge = await mergeCurve({ api, keys, pairs: curves.pairs, log });
-  const storage = await storageCurve({ api, singles: curves.singles });
-  log(`    storage: ${Math.round(storage.bytes_per_event)} bytes per event`);
-  return { seed, phases, scale: { recognize, merge, storage } };
+  return { keys, crowd, curves };
+}
+
+async function measure(worker, credentials, { keys, curves }) {
+  const api = apiClient(worker.url);
+  const load = startLoad(worker.url);
+  try {
+    log(`measuring at ${CONNECTIONS} connections …`);
+    const phases = await measurePhases({
+      load,
+      api,
+      files: worker.files,
+      keys,
+      credentials,
+      settings,
+      log,
+    });
+    log("scale curves …");
+    const recognize = await recognizeCurve({ load, keys, singles: curves.singles, settings, log });
+    const merge = await mergeCurve({ api, keys, pairs: curves.pairs, log });
+    const storage = await storageCurve({ api, singles: curves.singles });
+    log(`    storage: ${Math.round(storage.bytes_per_event)} bytes per event`);
+    return { phases, scale: { recognize, merge, storage } };
+  } finally {
+    load.close();
+  }
 }
 
 async function main() {
   log(`bench (${settings.name}): bundling bench/entry.ts with wrangler …`);
   const scriptPath = await bundle(join(root, "bench", ".out", settings.name));
   const credentials = await benchCredentials();
-  const worker = await start({
-    scriptPath,
-    bindings: {
-      ...credentials.bindings,
-      MAX_EVENTS_PER_PROFILE: String(settings.maxEventsPerProfile),
-    },
-  });
-  log(`workerd listening on ${worker.url}, Durable Objects persisted in ${worker.persistTo}`);
-  const load = startLoad(worker.url);
+  const bindings = {
+    ...credentials.bindings,
+    MAX_EVENTS_PER_PROFILE: String(settings.maxEventsPerProfile),
+  };
+  const data = await dataFolder();
+  log(`Durable Objects persisted in ${data.path}`);
+  let seeded;
   let measured;
   try {
-    measured = await measure(worker, load, credentials);
+    const options = { scriptPath, bindings, persistTo: data.path };
+    seeded = await withWorker(options, (worker) => seed(worker, credentials));
+    // Measured by a fresh workerd on the seeded data: no figure inherits the seeding's heap or its
+    // thousands of open objects, and every run starts from the same state.
+    log("restarting workerd on the seeded data …");
+    measured = await withWorker(options, (worker) => measure(worker, credentials, seeded));
   } finally {
-    load.close();
-    await worker.stop();
+    await data.remove();
   }
 
-  const { seed, phases, scale } = measured;
+  const { phases, scale } = measured;
   const phaseRatios = ratios(phases);
   const report = {
     date: new Date().toISOString().slice(0, 10),
@@ -86,10 +106,11 @@ async function main() {
       phase: settings.phase,
       warmup: settings.warmup,
       curve_phase: settings.curvePhase,
+      creation_phase: settings.creationPhase,
       max_events_per_profile: settings.maxEventsPerProfile,
       working_set: settings.workingSet,
-      storage_folder: dirname(worker.persistTo),
-      seed,
+      storage_folder: dirname(data.path),
+      seed: seeded.crowd,
       total_seconds: (performance.now() - began) / 1000,
     },
     machine: await machine(),

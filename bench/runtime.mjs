@@ -2,14 +2,14 @@
 // SQLite-backed Durable Objects persisted to a temporary folder. Not `wrangler dev`: its Node proxy
 // would cap a 2-core machine far below what workerd serves (DESIGN.md, Performance).
 import { execFile } from "node:child_process";
-import { accessSync, constants } from "node:fs";
+import { accessSync, constants, readdirSync, readFileSync, rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from "miniflare";
-import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from "wrangler";
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const benchConfig = join(root, "bench", "wrangler.toml");
@@ -28,19 +28,21 @@ export async function bundle(outdir) {
 }
 
 /**
- * The shipped settings (vars and compatibility) come from the main wrangler.toml, so the bench
- * cannot drift from what is deployed; the bench config only adds the bench object's binding.
+ * The shipped Worker's options (bindings, vars, compatibility) from the main wrangler.toml, plus
+ * the bench object's binding from bench/wrangler.toml: the bench cannot drift from what is deployed.
  */
-function serviceSettings() {
-  const main = unstable_readConfig({ config: mainConfig }, { hideWarnings: true });
-  const { workerOptions } = unstable_getMiniflareWorkerOptions(benchConfig);
+function workerOptions() {
+  const service = unstable_getMiniflareWorkerOptions(mainConfig).workerOptions;
+  const bench = unstable_getMiniflareWorkerOptions(benchConfig).workerOptions;
   const same =
-    workerOptions.compatibilityDate === main.compatibility_date &&
-    JSON.stringify(workerOptions.compatibilityFlags) === JSON.stringify(main.compatibility_flags);
+    bench.compatibilityDate === service.compatibilityDate &&
+    JSON.stringify(bench.compatibilityFlags) === JSON.stringify(service.compatibilityFlags);
   if (!same) {
     throw new Error("bench/wrangler.toml's compatibility settings differ from wrangler.toml's");
   }
-  return { vars: main.vars, workerOptions };
+  // The bundle is a single ES module: wrangler's module rules have no v5 equivalent and no use.
+  const { modulesRules: _unused, ...options } = service;
+  return { ...options, durableObjects: { ...service.durableObjects, ...bench.durableObjects } };
 }
 
 /**
@@ -59,37 +61,116 @@ function persistRoot() {
   }
 }
 
-/** Starts workerd; `bindings` add secrets and overrides to the shipped vars. */
-export async function start({ scriptPath, bindings }) {
-  const { vars, workerOptions } = serviceSettings();
-  // The bundle is a single ES module; wrangler's module rules have no v5 equivalent and no use here.
-  const { modulesRules: _unused, ...options } = workerOptions;
-  const persistTo = await mkdtemp(join(persistRoot(), "recognition-bench-"));
+/**
+ * A new temporary folder for one run's Durable Object data; `remove` deletes it. It may hold
+ * gigabytes of RAM (tmpfs), so an interrupted run deletes it too.
+ */
+export async function dataFolder() {
+  const path = await mkdtemp(join(persistRoot(), "recognition-bench-"));
+  const interrupted = (signal) => {
+    // Our workerd first, or it keeps writing into the folder while it is deleted.
+    for (const pid of workerdPids()) process.kill(Number(pid), "SIGKILL");
+    rmSync(path, { recursive: true, force: true, maxRetries: 5 });
+    process.exit(signal === "SIGINT" ? 130 : 143);
+  };
+  process.once("SIGINT", interrupted);
+  process.once("SIGTERM", interrupted);
+  return {
+    path,
+    async remove() {
+      process.off("SIGINT", interrupted);
+      process.off("SIGTERM", interrupted);
+      await rm(path, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The workerd processes miniflare started for us (Linux; elsewhere none are found). */
+function workerdPids() {
+  const pids = [];
+  for (const entry of readdirSync("/proc", { withFileTypes: true })) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry.name}/stat`, "utf8");
+      const [ppid] = stat
+        .slice(stat.lastIndexOf(")") + 2)
+        .split(" ")
+        .slice(1);
+      if (Number(ppid) === process.pid && stat.includes("(workerd)")) pids.push(entry.name);
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return pids;
+}
+
+/** Our open-files limit, which workerd inherits; Infinity where /proc cannot say. */
+function openFilesLimit() {
+  try {
+    const limits = readFileSync("/proc/self/limits", "utf8");
+    const soft = /^Max open files\s+(\d+)/m.exec(limits)?.[1];
+    return soft ? Number(soft) : Number.POSITIVE_INFINITY;
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
+}
+
+/**
+ * workerd keeps an idle object's SQLite files (database, WAL, shared memory) open for about ten
+ * seconds, so creating people fast can exhaust the open-files limit (SQLITE_CANTOPEN, then 500s).
+ * `room(share)` waits until workerd holds less than that share of the limit.
+ */
+function fileBudget() {
+  const limit = openFilesLimit();
+  let pids = null;
+  const open = () => {
+    pids ??= workerdPids();
+    return pids.reduce((sum, pid) => {
+      try {
+        return sum + readdirSync(`/proc/${pid}/fd`).length;
+      } catch {
+        return sum;
+      }
+    }, 0);
+  };
+  return {
+    limit,
+    async room(share) {
+      while (Number.isFinite(limit) && open() > share * limit) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    },
+  };
+}
+
+/**
+ * Runs `task(worker)` against workerd serving the bundle with the objects' data in `persistTo`;
+ * `bindings` add secrets and overrides to the shipped vars. workerd stops when the task ends.
+ */
+export async function withWorker({ scriptPath, bindings, persistTo }, task) {
+  const options = workerOptions();
   const mf = new Miniflare(
     convertV4MiniflareOptions({
       ...options,
       modules: true,
       scriptPath,
-      bindings: { ...vars, ...bindings },
+      bindings: { ...options.bindings, ...bindings },
       resourcePersistencePath: persistTo,
       cf: false,
       log: new Log(LogLevel.WARN),
     }),
   );
-  const url = await mf.ready;
-  return {
-    url: url.origin,
-    persistTo,
-    async stop() {
-      await mf.dispose();
-      await rm(persistTo, { recursive: true, force: true });
-    },
-  };
+  try {
+    const url = await mf.ready;
+    return await task({ url: url.origin, files: fileBudget() });
+  } finally {
+    await mf.dispose();
+  }
 }
 
 /** The workerd release that runs the Worker, for the report. */
 export async function workerdVersion() {
   const bin = join(root, "node_modules", ".bin", "workerd");
   const { stdout } = await promisify(execFile)(bin, ["--version"]);
-  return stdout.trim();
+  return stdout.trim().replace(/^workerd\s+/, "");
 }

@@ -2,7 +2,7 @@
 // and a spread of history lengths, plus single profiles of exact history lengths for the curves.
 
 import { expectStatus, inPool } from "./client.mjs";
-import { BATCH, SEED_CONCURRENCY } from "./config.mjs";
+import { BATCH, SEED_HISTORY, SEED_INTRODUCTIONS } from "./config.mjs";
 import { identifiersOf, introduction, laterEvent, oneIdentifier } from "./people.mjs";
 
 const range = (length) => Array.from({ length }, (_, i) => i);
@@ -56,7 +56,7 @@ export async function createKeys(api, adminKey) {
  * The crowd: everyone is introduced with all their identifiers, then later events name them by
  * one identifier each, round after round, so a batch holds many people and objects work in parallel.
  */
-export async function seedCrowd(api, key, { people, history }) {
+export async function seedCrowd(api, key, { people, history }, { files, log }) {
   const lengths = historyLengths(people, history);
   const introductions = range(people).map((n) => introduction(n, identifiersOf(n), `seed-${n}-0`));
   const later = [];
@@ -67,12 +67,28 @@ export async function seedCrowd(api, key, { people, history }) {
       }
     }
   }
-  for (const events of [introductions, later]) {
-    await inPool(chunks(events, BATCH), SEED_CONCURRENCY, (batch) => postBatch(api, key, batch));
+  const stages = [
+    ["introductions", introductions, SEED_INTRODUCTIONS],
+    ["later events", later, SEED_HISTORY],
+  ];
+  // Every profile the crowd's events landed on: one per person, or the seed is not what it claims.
+  const profiles = new Set();
+  for (const [name, events, { concurrency, filesBelow }] of stages) {
+    const started = performance.now();
+    await inPool(chunks(events, BATCH), concurrency, async (batch) => {
+      await files.room(filesBelow);
+      for (const result of await postBatch(api, key, batch)) profiles.add(result.profile_id);
+    });
+    const seconds = (performance.now() - started) / 1000;
+    log(`    ${events.length.toLocaleString("en-US")} ${name} in ${seconds.toFixed(1)} s`);
+  }
+  if (profiles.size !== people) {
+    throw new Error(`seeding: ${people} people landed on ${profiles.size} profiles`);
   }
   const sorted = [...lengths].sort((a, b) => a - b);
   return {
     people,
+    profiles: profiles.size,
     events: introductions.length + later.length,
     history_median: sorted[Math.floor(sorted.length / 2)],
     history_max: sorted.at(-1),

@@ -51,7 +51,7 @@ export const workloads = {
 
   /** Someone never seen before signs up: every identifier is new, so every one is claimed. */
   creation: (params) => (i) => {
-    const n = RANGES.strangers + params.round * 1_000_000 + i;
+    const n = RANGES.strangers + params.round * 500_000 + i;
     const { email, phone, loyalty_id, anonymous_id } = identifiersOf(n);
     const event = {
       id: `signup-${n}`,

@@ -11,7 +11,6 @@ interface Cached {
 }
 
 let cached: Cached | null = null;
-let inflight: Promise<ConfigSnapshot> | null = null;
 
 async function refresh(env: Env): Promise<ConfigSnapshot> {
   const fresh = await env.CONFIG.getByName(CONFIG_OBJECT).snapshot(cached?.snapshot.version ?? 0);
@@ -22,10 +21,8 @@ async function refresh(env: Env): Promise<ConfigSnapshot> {
 
 export function configSnapshot(env: Env): Promise<ConfigSnapshot> | ConfigSnapshot {
   if (cached && Date.now() - cached.fetchedAt < MAX_AGE_MS) return cached.snapshot;
-  inflight ??= refresh(env).finally(() => {
-    inflight = null;
-  });
-  return inflight;
+  // Each request awaits its own read: a promise shared across requests cannot carry I/O in workerd.
+  return refresh(env);
 }
 
 const byId = new WeakMap<ConfigSnapshot, Map<string, KeyGrant>>();
