@@ -1,7 +1,7 @@
 // Credentials → principal: the bootstrap admin key, API keys (by hash, from the cached key table),
 // service tokens (device and session) and the brand identity provider's JWTs.
 import { createMiddleware } from "hono/factory";
-import { configSnapshot, grantById } from "../config/cache";
+import { keyTable } from "../config/cache";
 import { Problem } from "../errors";
 import { allowedOrigin } from "./cors";
 import {
@@ -13,7 +13,7 @@ import {
 } from "./jwt";
 import type { Principal, Role } from "./principal";
 import { limit } from "./rate-limit";
-import { hashSecret, sameSecret } from "./secrets";
+import { configuredHash, hashSecret, sameHash } from "./secrets";
 
 declare module "hono" {
   interface ContextVariableMap {
@@ -29,10 +29,12 @@ function bearer(header: string | undefined): string {
 }
 
 async function fromApiKey(env: Env, secret: string): Promise<Principal> {
-  if (env.ADMIN_API_KEY && (await sameSecret(secret, env.ADMIN_API_KEY))) {
+  // One hash per request: it is compared with the admin key's and looked up in the key table.
+  const hash = await hashSecret(secret);
+  if (env.ADMIN_API_KEY && sameHash(hash, await configuredHash(env.ADMIN_API_KEY))) {
     return { role: "admin", keyId: "bootstrap" };
   }
-  const grant = (await configSnapshot(env)).keys[await hashSecret(secret)];
+  const grant = (await keyTable(env)).byHash.get(hash);
   if (!grant) throw new Problem(401, "The API key is not valid or was revoked");
   switch (grant.role) {
     case "pos":
@@ -61,7 +63,7 @@ async function fromToken(env: Env, token: string): Promise<Principal> {
     return { role: "customer", userId: claims.userId, profileId: claims.profileId };
   }
   // A device lives only as long as the web key that opened it.
-  const grant = await grantById(env, claims.keyId);
+  const grant = (await keyTable(env)).byId.get(claims.keyId);
   if (grant?.role !== "web")
     throw new Problem(401, "The web key behind this device token was revoked");
   return { role: "device", keyId: claims.keyId, anonymousId: claims.anonymousId };

@@ -1,18 +1,16 @@
 // CORS for browsers: a web key (and the devices it opened) works only from its configured origins.
 import { cors } from "hono/cors";
-import { configSnapshot, grantById } from "../config/cache";
+import { keyTable } from "../config/cache";
 import { Problem } from "../errors";
 import type { Principal } from "./principal";
 
-/** Every origin some web key allows: a preflight carries no credential, so it is checked against all. */
-async function knownOrigins(env: Env): Promise<Set<string>> {
-  const snapshot = await configSnapshot(env);
-  return new Set(Object.values(snapshot.keys).flatMap((k) => k.origins ?? []));
-}
-
-/** The CORS middleware: answers preflights and adds headers for origins some web key allows. */
+/**
+ * The CORS middleware: answers preflights and adds headers for origins some web key allows (a
+ * preflight carries no credential, so it is checked against all). Back ends send no Origin.
+ */
 export const browserCors = cors({
-  origin: async (origin, c) => ((await knownOrigins(c.env as Env)).has(origin) ? origin : null),
+  origin: async (origin, c) =>
+    origin && (await keyTable(c.env as Env)).origins.has(origin) ? origin : null,
   allowHeaders: ["authorization", "content-type"],
   allowMethods: ["GET", "POST", "PUT", "DELETE"],
   maxAge: 600,
@@ -25,7 +23,7 @@ export async function allowedOrigin(
   origin: string | undefined,
 ): Promise<void> {
   if (principal.role !== "web" && principal.role !== "device") return;
-  const grant = await grantById(env, principal.keyId);
+  const grant = (await keyTable(env)).byId.get(principal.keyId);
   if (!origin || !grant?.origins?.includes(origin)) {
     throw new Problem(403, "This key may be used only from its configured origins");
   }

@@ -47,11 +47,35 @@ const CACHE_LIMIT = 8;
 
 const identifier = z.string().min(1).max(256);
 
+// A signature check costs more than the rest of a request: a token verified once is trusted
+// until its own expiry (then it is verified again, tolerance and all), per verifying setup.
+const VERIFIED_LIMIT = 10_000;
+const verified = new Map<string, Map<string, { value: unknown; exp: number }>>();
+
+function recall<T>(scope: string, token: string): T | undefined {
+  const tokens = verified.get(scope);
+  const hit = tokens?.get(token);
+  if (!hit) return undefined;
+  if (hit.exp * 1000 > Date.now()) return hit.value as T;
+  tokens?.delete(token);
+  return undefined;
+}
+
+function trust(scope: string, token: string, value: unknown, exp: number | undefined): void {
+  if (exp === undefined) return;
+  const tokens = remember(verified, scope, () => new Map());
+  if (tokens.size >= VERIFIED_LIMIT) tokens.clear();
+  tokens.set(token, { value, exp });
+}
+
 /** Verifies a brand identity-provider JWT (`customer` role); its `sub` is the verified user_id. */
 export async function verifyIdentityToken(
   token: string,
   config: IdentityConfig,
 ): Promise<{ userId: string }> {
+  const scope = `idp\n${config.issuer}\n${config.audience}\n${config.jwks ?? config.jwksUrl ?? ""}`;
+  const known = recall<{ userId: string }>(scope, token);
+  if (known) return known;
   const keys = identityKeys(config);
   let payload: JWTPayload;
   try {
@@ -72,7 +96,9 @@ export async function verifyIdentityToken(
       cause: sub.error,
     });
   }
-  return { userId: sub.data };
+  const result = { userId: sub.data };
+  trust(scope, token, result, payload.exp);
+  return result;
 }
 
 /** Signs a service token for `POST /v1/sessions`; `expiresAt` is ISO-8601. */
@@ -115,6 +141,9 @@ export async function verifyServiceToken(
   signingKey: string,
   expected?: ServiceTokenKind,
 ): Promise<ServiceClaims> {
+  const scope = `service\n${signingKey}`;
+  const known = recall<ServiceClaims>(scope, token);
+  if (known && (!expected || known.kind === expected)) return known;
   let keys: ServiceKeys;
   try {
     keys = await serviceKeys(signingKey);
@@ -141,6 +170,7 @@ export async function verifyServiceToken(
       cause: claims.error,
     });
   }
+  trust(scope, token, claims.data, payload.exp);
   return claims.data;
 }
 

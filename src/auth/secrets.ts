@@ -16,8 +16,21 @@ export async function hashSecret(secret: string): Promise<string> {
   return base64url(await crypto.subtle.digest("SHA-256", encoder.encode(secret)));
 }
 
-/** Constant-time comparison of two secrets, through their hashes (equal lengths by construction). */
-export async function sameSecret(a: string, b: string): Promise<boolean> {
-  const [x, y] = await Promise.all([hashSecret(a), hashSecret(b)]);
-  return crypto.subtle.timingSafeEqual(encoder.encode(x), encoder.encode(y));
+const configured = new Map<string, Promise<string>>();
+
+/** The hash of a configured secret (the bootstrap admin key), computed once per isolate. */
+export function configuredHash(secret: string): Promise<string> {
+  let hash = configured.get(secret);
+  if (!hash) {
+    hash = hashSecret(secret);
+    configured.set(secret, hash);
+  }
+  return hash;
+}
+
+/** Constant-time comparison of two hashes (equal lengths by construction). */
+export function sameHash(a: string, b: string): boolean {
+  return (
+    a.length === b.length && crypto.subtle.timingSafeEqual(encoder.encode(a), encoder.encode(b))
+  );
 }

@@ -1,41 +1,44 @@
-// The isolate's copy of the configuration: refreshed at most every few seconds, so requests pay
-// no hop for it and a change (a new or revoked key) reaches every isolate within 5 seconds.
+// The isolate's copy of the key table: refreshed at most every few seconds, so requests pay no
+// hop for it and a change (a new or revoked key) reaches every isolate within 5 seconds. The
+// lookups requests need (by secret hash, by key id, every allowed origin) are built once per copy.
 import type { ConfigSnapshot, KeyGrant } from "./config-object";
 
 const MAX_AGE_MS = 4_000;
 const CONFIG_OBJECT = "config";
 
-interface Cached {
-  snapshot: ConfigSnapshot;
-  fetchedAt: number;
+export interface KeyTable {
+  version: number;
+  /** Grants by the SHA-256 of their secret. */
+  byHash: ReadonlyMap<string, KeyGrant>;
+  /** Grants by key id: device tokens name the web key that opened them. */
+  byId: ReadonlyMap<string, KeyGrant>;
+  /** Every origin some web key allows: a CORS preflight carries no credential. */
+  origins: ReadonlySet<string>;
 }
 
-let cached: Cached | null = null;
+let cached: { table: KeyTable; fetchedAt: number } | null = null;
 
-async function refresh(env: Env): Promise<ConfigSnapshot> {
-  const fresh = await env.CONFIG.getByName(CONFIG_OBJECT).snapshot(cached?.snapshot.version ?? 0);
-  const snapshot = fresh ?? (cached as Cached).snapshot;
-  cached = { snapshot, fetchedAt: Date.now() };
-  return snapshot;
+function index(snapshot: ConfigSnapshot): KeyTable {
+  const grants = Object.entries(snapshot.keys);
+  return {
+    version: snapshot.version,
+    byHash: new Map(grants),
+    byId: new Map(grants.map(([, grant]) => [grant.id, grant])),
+    origins: new Set(grants.flatMap(([, grant]) => grant.origins ?? [])),
+  };
 }
 
-export function configSnapshot(env: Env): Promise<ConfigSnapshot> | ConfigSnapshot {
-  if (cached && Date.now() - cached.fetchedAt < MAX_AGE_MS) return cached.snapshot;
+async function refresh(env: Env): Promise<KeyTable> {
+  const fresh = await env.CONFIG.getByName(CONFIG_OBJECT).snapshot(cached?.table.version ?? 0);
+  const table = fresh ? index(fresh) : (cached?.table ?? index({ version: 0, keys: {} }));
+  cached = { table, fetchedAt: Date.now() };
+  return table;
+}
+
+export function keyTable(env: Env): Promise<KeyTable> | KeyTable {
+  if (cached && Date.now() - cached.fetchedAt < MAX_AGE_MS) return cached.table;
   // Each request awaits its own read: a promise shared across requests cannot carry I/O in workerd.
   return refresh(env);
-}
-
-const byId = new WeakMap<ConfigSnapshot, Map<string, KeyGrant>>();
-
-/** A key's grant by key id (device tokens name the web key that opened them). */
-export async function grantById(env: Env, id: string): Promise<KeyGrant | undefined> {
-  const snapshot = await configSnapshot(env);
-  let index = byId.get(snapshot);
-  if (!index) {
-    index = new Map(Object.values(snapshot.keys).map((grant) => [grant.id, grant]));
-    byId.set(snapshot, index);
-  }
-  return index.get(id);
 }
 
 /** After a change made in this isolate, read it back at once. */

@@ -296,15 +296,12 @@ export class Resolver {
     const imported = await this.profile(survivor).importMerge(survivor, snapshot.value, info);
     if (imported.status !== "ok") return false;
     await this.profile(loser).completeMerge();
-    this.#repoint(
-      via.map((c) => ({ type: c.type, hash: c.hash, value: "" })),
-      loser,
-      survivor,
-    );
+    this.#repoint(via, loser, survivor);
     return true;
   }
 
-  #repoint(identifiers: Identifier[], from: string, to: string): void {
+  /** Path compression: identifiers that pointed at a merged-away id point at its survivor. */
+  #repoint(identifiers: readonly { hash: string }[], from: string, to: string): void {
     for (const identifier of identifiers) {
       remember(identifier.hash, to);
       this.ctx.defer(this.identity(identifier.hash).repoint(from, to));

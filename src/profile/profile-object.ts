@@ -16,7 +16,7 @@ import type {
   Snapshot,
   TimelinePage,
 } from "./protocol";
-import { profileMigrations } from "./schema";
+import { PERSONAL_TABLES, profileMigrations } from "./schema";
 import {
   buildView,
   fullView,
@@ -129,8 +129,7 @@ export class ProfileObject extends DurableObject<Env> {
       if (input.event.type === "consent") this.#applyConsent(input.event, input.source);
       this.#recordConflicts([...input.refused, ...admission.refused], eventId, now);
       foldEvent(state.aggregate, foldOf(input.event));
-      this.#prune();
-      this.#saveAggregates();
+      this.#saveAggregates(this.#prune());
     });
     return ok({
       kind: "recorded",
@@ -279,7 +278,7 @@ export class ProfileObject extends DurableObject<Env> {
       state.archived = combine(state.archived, snapshot.archived);
       this.#prune();
       state.aggregate = this.#recompute(state.archived);
-      this.#saveAggregates();
+      this.#saveAggregates(true);
     });
     this.#load();
     return ok({ imported: true });
@@ -289,17 +288,7 @@ export class ProfileObject extends DurableObject<Env> {
   async completeMerge(): Promise<void> {
     if (!this.#mergedInto || !this.#handoverPending) return;
     this.ctx.storage.transactionSync(() => {
-      for (const table of [
-        "identifiers",
-        "events",
-        "event_ids",
-        "traits",
-        "consent_history",
-        "merges",
-        "conflicts",
-      ]) {
-        this.ctx.storage.sql.exec(`DELETE FROM ${table}`);
-      }
+      for (const table of PERSONAL_TABLES) this.ctx.storage.sql.exec(`DELETE FROM ${table}`);
       this.#sql`DELETE FROM meta WHERE key NOT IN ('profile_id', 'merged_into')`;
     });
     this.#handoverPending = false;
@@ -494,8 +483,11 @@ export class ProfileObject extends DurableObject<Env> {
     if (state && inserted.length > 0) state.merges = [...state.merges, merge];
   }
 
-  /** Keeps the newest events; older ones leave the window but stay counted in `archived`. */
-  #prune(): void {
+  /**
+   * Keeps the newest events; older ones leave the window but stay counted in `archived`.
+   * Answers whether `archived` changed.
+   */
+  #prune(): boolean {
     const state = this.#state;
     const excess = this.#eventCount - this.#settings.maxEventsPerProfile;
     if (state && excess > 0) {
@@ -509,6 +501,7 @@ export class ProfileObject extends DurableObject<Env> {
     }
     const idExcess = this.#eventIdSeq - this.#settings.maxEventIdsPerProfile;
     if (idExcess > 0) this.#sql`DELETE FROM event_ids WHERE n <= ${idExcess}`;
+    return Boolean(state && excess > 0);
   }
 
   #recompute(archived: Aggregate): Aggregate {
@@ -519,11 +512,12 @@ export class ProfileObject extends DurableObject<Env> {
     return aggregate;
   }
 
-  #saveAggregates(): void {
+  /** The running aggregate changes with every event; `archived` only when events leave the window. */
+  #saveAggregates(archivedChanged: boolean): void {
     const state = this.#state;
     if (!state) return;
     this.#setMeta("aggregate", JSON.stringify(state.aggregate));
-    this.#setMeta("archived", JSON.stringify(state.archived));
+    if (archivedChanged) this.#setMeta("archived", JSON.stringify(state.archived));
   }
 
   #snapshot(profileId: string): Snapshot {

@@ -1,6 +1,17 @@
 // The ProfileObject's SQLite schema: append-only migrations, never edited once applied.
 import type { Migration } from "../sql";
 
+/** Tables that hold personal data: emptied by a merge hand-over and by erasure. */
+export const PERSONAL_TABLES = [
+  "identifiers",
+  "events",
+  "event_ids",
+  "traits",
+  "consent_history",
+  "merges",
+  "conflicts",
+] as const;
+
 export const profileMigrations: readonly Migration[] = [
   {
     id: 1,

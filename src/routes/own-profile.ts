@@ -5,6 +5,7 @@ import { Problem } from "../errors";
 import { type AppEnv, resolverFor } from "../http";
 import { hashIdentifier } from "../identity/hash";
 import type { Identifier } from "../identity/types";
+import type { CustomerView, ProfileView } from "../schemas";
 
 /** The identifier a customer or device credential vouches for: its user_id or its anonymous_id. */
 export async function credentialIdentifier(
@@ -21,16 +22,26 @@ export async function credentialIdentifier(
   }
 }
 
-/** The caller's own profile id; 404 until an event or a session links it. */
-export async function ownProfileId(c: Context<AppEnv>): Promise<string> {
+/**
+ * The caller's own profile in the customer view, in one hop: a session token names its profile,
+ * other credentials resolve through their identifier. 404 until an event or a session links it.
+ */
+export async function ownProfile(
+  c: Context<AppEnv>,
+): Promise<{ profileId: string; view: CustomerView }> {
   const principal = c.get("principal");
   const resolver = resolverFor(c);
+  let found: { profileId: string; view: ProfileView } | null = null;
   if (principal.role === "customer" && principal.profileId) {
-    const found = await resolver.call(principal.profileId, (stub) => stub.view("customer"));
-    if (found) return found.profileId;
+    const result = await resolver.call(principal.profileId, (stub) => stub.view("customer"));
+    found = result && { profileId: result.profileId, view: result.value };
   }
-  const identifier = await credentialIdentifier(c.env, principal);
-  const found = identifier ? await resolver.recognize([identifier], "customer") : null;
-  if (!found) throw new Problem(404, "No profile is linked to this credential yet");
-  return found.profileId;
+  if (!found) {
+    const identifier = await credentialIdentifier(c.env, principal);
+    found = identifier && (await resolver.recognize([identifier], "customer"));
+  }
+  if (found?.view.view !== "customer") {
+    throw new Problem(404, "No profile is linked to this credential yet");
+  }
+  return { profileId: found.profileId, view: found.view };
 }

@@ -1,14 +1,91 @@
-// What a person's data endpoints do, shared by /v1/profiles/{id}/… (staff, admins) and /v1/me/… (the person).
-import { z } from "@hono/zod-openapi";
-import type { Context } from "hono";
+// A person's data routes, built once for /v1/profiles/{profile_id}/… (back ends, staff, admins)
+// and once for /v1/me/… (the person), with the actions both share.
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Context, MiddlewareHandler } from "hono";
 import { Problem } from "../errors";
-import { type AppEnv, resolverFor } from "../http";
+import { type AppEnv, bearer, json, problems, resolverFor } from "../http";
 import { checkPurposes } from "../profile/consent";
-import type { Channel } from "../schemas";
-import { ChannelSchema } from "../schemas";
+import type { Outcome, ProfileStub } from "../profile/protocol";
+import {
+  type Channel,
+  ChannelSchema,
+  ConsentRequestSchema,
+  ConsentResultSchema,
+  ExportSchema,
+} from "../schemas";
 import { settingsFor } from "../settings";
 
-export const NextMessageQuerySchema = z.object({ channel: ChannelSchema.optional() });
+const NextMessageQuerySchema = z.object({ channel: ChannelSchema.optional() });
+
+interface Access {
+  consent: MiddlewareHandler[];
+  nextMessage: MiddlewareHandler[];
+  export: MiddlewareHandler[];
+  erase: MiddlewareHandler[];
+}
+
+/** The consent, next-message, export and erase routes under `base`, for the given roles. */
+export function personDataRoutes<const Base extends string, const Request extends object>(
+  base: Base,
+  request: Request,
+  access: Access,
+) {
+  return {
+    consent: createRoute({
+      method: "put",
+      path: `${base}/consent` as `${Base}/consent`,
+      summary: "Record consent choices; every change is kept with its time, channel and source",
+      security: bearer,
+      middleware: access.consent,
+      request: { ...request, body: { required: true, ...json(ConsentRequestSchema) } },
+      responses: {
+        200: { description: "The whole consent map", ...json(ConsentResultSchema) },
+        ...problems(400, 401, 403, 404, 413, 415, 429),
+      },
+    }),
+    nextMessage: createRoute({
+      method: "get",
+      path: `${base}/next-message` as `${Base}/next-message`,
+      summary: "The one message for that channel now, or 204",
+      security: bearer,
+      middleware: access.nextMessage,
+      request: { ...request, query: NextMessageQuerySchema },
+      responses: { 204: { description: "No message" }, ...problems(400, 401, 403, 404, 429) },
+    }),
+    export: createRoute({
+      method: "get",
+      path: `${base}/export` as `${Base}/export`,
+      summary: "Everything held about the person",
+      security: bearer,
+      middleware: access.export,
+      request,
+      responses: {
+        200: { description: "The export", ...json(ExportSchema) },
+        ...problems(401, 403, 404),
+      },
+    }),
+    erase: createRoute({
+      method: "delete",
+      path: base,
+      summary: "Erase the profile, its identifier links and the ids merged into it",
+      security: bearer,
+      middleware: access.erase,
+      request,
+      responses: { 204: { description: "Erased" }, ...problems(401, 403, 404) },
+    }),
+  };
+}
+
+/** Calls a profile (following merges); an unknown or erased one is a 404. */
+export async function onProfile<T>(
+  c: Context<AppEnv>,
+  profileId: string,
+  fn: (stub: ProfileStub, id: string) => Promise<Outcome<T>>,
+): Promise<{ profileId: string; value: T }> {
+  const found = await resolverFor(c).call(profileId, fn);
+  if (!found) throw new Problem(404, "No profile with that id");
+  return found;
+}
 
 export async function setConsent(
   c: Context<AppEnv>,
@@ -18,26 +95,16 @@ export async function setConsent(
 ) {
   const principal = c.get("principal");
   checkPurposes(body.purposes, settingsFor(c.env).consentPurposes, "purposes");
-  const found = await resolverFor(c).call(profileId, (stub) =>
+  const found = await onProfile(c, profileId, (stub) =>
     stub.setConsent(body.purposes, body.channel ?? fallbackChannel, principal.role),
   );
-  if (!found) throw new Problem(404, "No profile with that id");
   return { profile_id: found.profileId, consent: found.value };
 }
 
 export async function exportProfile(c: Context<AppEnv>, profileId: string) {
-  const found = await resolverFor(c).call(profileId, (stub) => stub.exportAll());
-  if (!found) throw new Problem(404, "No profile with that id");
-  return found.value;
+  return (await onProfile(c, profileId, (stub) => stub.exportAll())).value;
 }
 
 export async function eraseProfile(c: Context<AppEnv>, profileId: string): Promise<void> {
   if (!(await resolverFor(c).erase(profileId))) throw new Problem(404, "No profile with that id");
-}
-
-/** Campaigns are not built yet: there is never a next message, so the answer is 204. */
-export async function nextMessage(c: Context<AppEnv>, profileId: string): Promise<Response> {
-  const found = await resolverFor(c).call(profileId, (stub) => stub.view("customer"));
-  if (!found) throw new Problem(404, "No profile with that id");
-  return c.body(null, 204);
 }

@@ -1,16 +1,13 @@
-// /v1/profiles/{profile_id}: a profile and its timeline, in the caller's view.
+// /v1/profiles/{profile_id}…: a profile, its timeline and its data routes, in the caller's view.
 import { createRoute } from "@hono/zod-openapi";
 import { allow } from "../auth/authenticate";
 import { defaultChannel, viewFor } from "../auth/principal";
 import { Problem } from "../errors";
-import { bearer, json, problems, resolverFor, router } from "../http";
+import { bearer, json, problems, router } from "../http";
 import { decodeCursor } from "../profile/profile-object";
 import type { TimelinePage } from "../profile/protocol";
 import { timelineFor } from "../profile/views";
 import {
-  ConsentRequestSchema,
-  ConsentResultSchema,
-  ExportSchema,
   ProfileIdParamSchema,
   ProfileViewSchema,
   TimelineQuerySchema,
@@ -19,8 +16,8 @@ import {
 import {
   eraseProfile,
   exportProfile,
-  NextMessageQuerySchema,
-  nextMessage,
+  onProfile,
+  personDataRoutes,
   setConsent,
 } from "./person-data";
 
@@ -58,64 +55,22 @@ const getTimeline = createRoute({
   },
 });
 
-const admin = [allow("admin")];
-
-const putConsent = createRoute({
-  method: "put",
-  path: "/v1/profiles/{profile_id}/consent",
-  summary: "Record consent choices; every change is kept with its time and channel",
-  security: bearer,
-  middleware: [allow("admin", "server", "pos")],
-  request: {
-    params: ProfileIdParamSchema,
-    body: { required: true, ...json(ConsentRequestSchema) },
+const person = personDataRoutes(
+  "/v1/profiles/{profile_id}",
+  { params: ProfileIdParamSchema },
+  {
+    consent: [allow("admin", "server", "pos")],
+    nextMessage: [allow("admin", "server", "pos", "kiosk")],
+    export: [allow("admin")],
+    erase: [allow("admin")],
   },
-  responses: {
-    200: { description: "The whole consent map", ...json(ConsentResultSchema) },
-    ...problems(400, 401, 403, 404, 413, 415, 429),
-  },
-});
-
-const getNext = createRoute({
-  method: "get",
-  path: "/v1/profiles/{profile_id}/next-message",
-  summary: "The one message for that channel now, or 204",
-  security: bearer,
-  middleware: [allow("admin", "server", "pos", "kiosk")],
-  request: { params: ProfileIdParamSchema, query: NextMessageQuerySchema },
-  responses: { 204: { description: "No message" }, ...problems(400, 401, 403, 404, 429) },
-});
-
-const getExport = createRoute({
-  method: "get",
-  path: "/v1/profiles/{profile_id}/export",
-  summary: "Everything held about the person",
-  security: bearer,
-  middleware: admin,
-  request: { params: ProfileIdParamSchema },
-  responses: {
-    200: { description: "The export", ...json(ExportSchema) },
-    ...problems(401, 403, 404),
-  },
-});
-
-const deleteProfile = createRoute({
-  method: "delete",
-  path: "/v1/profiles/{profile_id}",
-  summary: "Erase the profile, its identifier links and the ids merged into it",
-  security: bearer,
-  middleware: admin,
-  request: { params: ProfileIdParamSchema },
-  responses: { 204: { description: "Erased" }, ...problems(401, 403, 404) },
-});
+);
 
 export const profiles = router()
   .openapi(getProfile, async (c) => {
     const id = profileId(c.req.valid("param").profile_id);
     const kind = viewFor(c.get("principal"));
-    const found = await resolverFor(c).call(id, (stub) => stub.view(kind));
-    if (!found) throw new Problem(404, "No profile with that id");
-    return c.json(found.value, 200);
+    return c.json((await onProfile(c, id, (stub) => stub.view(kind))).value, 200);
   })
   .openapi(getTimeline, async (c) => {
     const id = profileId(c.req.valid("param").profile_id);
@@ -126,26 +81,27 @@ export const profiles = router()
         errors: [{ path: "before", message: "Use the `next` value of the previous page" }],
       });
     }
-    const found = await resolverFor(c).call<TimelinePage>(id, (stub) =>
-      stub.timeline(limit, cursor),
-    );
-    if (!found) throw new Problem(404, "No profile with that id");
+    const found = await onProfile<TimelinePage>(c, id, (stub) => stub.timeline(limit, cursor));
     const kind = viewFor(c.get("principal"));
     return c.json(
       { events: found.value.events.map((e) => timelineFor(kind, e)), next: found.value.next },
       200,
     );
   })
-  .openapi(putConsent, async (c) => {
+  .openapi(person.consent, async (c) => {
     const id = profileId(c.req.valid("param").profile_id);
     const fallback = defaultChannel(c.get("principal")) ?? "web";
     return c.json(await setConsent(c, id, c.req.valid("json"), fallback), 200);
   })
-  .openapi(getNext, async (c) => nextMessage(c, profileId(c.req.valid("param").profile_id)))
-  .openapi(getExport, async (c) =>
+  // Campaigns are not built yet: there is never a next message.
+  .openapi(person.nextMessage, async (c) => {
+    await onProfile(c, profileId(c.req.valid("param").profile_id), (stub) => stub.view("customer"));
+    return c.body(null, 204);
+  })
+  .openapi(person.export, async (c) =>
     c.json(await exportProfile(c, profileId(c.req.valid("param").profile_id)), 200),
   )
-  .openapi(deleteProfile, async (c) => {
+  .openapi(person.erase, async (c) => {
     await eraseProfile(c, profileId(c.req.valid("param").profile_id));
     return c.body(null, 204);
   });

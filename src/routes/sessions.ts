@@ -82,14 +82,15 @@ async function record(
   });
 }
 
+// Sessions always ask for the customer view; anything else is a bug here, not the caller's fault.
 const asCustomerView = (view: ProfileView) => {
-  if (view.view !== "customer") throw new Problem(403, "Unexpected view");
+  if (view.view !== "customer") throw new Error(`expected the customer view, got ${view.view}`);
   return view;
 };
 
 export const sessions = router().openapi(route, async (c) => {
   const principal = c.get("principal");
-  const deviceToken = (c.req.valid("json") ?? {}).device_token;
+  const deviceToken = c.req.valid("json")?.device_token;
   const pepper = c.env.IDENTITY_PEPPER;
 
   if (principal.role === "web") {
