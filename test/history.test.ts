@@ -3,7 +3,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ADMIN, call, createKey, unique } from "./helpers";
+import { ADMIN, call, createKey, event, unique } from "./helpers";
 
 let server: string;
 beforeAll(async () => {
@@ -79,27 +79,16 @@ describe("history", () => {
 
   it("keeps the newest value of a trait even when an older event arrives later", async () => {
     const email = `${unique()}@example.com`;
-    const base = { channel: "web", identifiers: { email } };
-    await call("/v1/events", {
-      key: server,
-      body: {
-        ...base,
-        id: unique(),
+    const identify = (timestamp: string, first_name: string) =>
+      event(server, {
         type: "identify",
-        timestamp: "2025-02-01T00:00:00Z",
-        traits: { first_name: "New" },
-      },
-    });
-    await call("/v1/events", {
-      key: server,
-      body: {
-        ...base,
-        id: unique(),
-        type: "identify",
-        timestamp: "2025-01-01T00:00:00Z",
-        traits: { first_name: "Old" },
-      },
-    });
+        channel: "web",
+        identifiers: { email },
+        timestamp,
+        traits: { first_name },
+      });
+    await identify("2025-02-01T00:00:00Z", "New");
+    await identify("2025-01-01T00:00:00Z", "Old");
     const found = await call("/v1/recognize", { key: ADMIN, body: { identifiers: { email } } });
     expect(found.json.profile.first_name).toBe("New");
   });

@@ -232,20 +232,16 @@ describe("merging profiles", () => {
     const email = `${unique()}@example.com`;
     const phone = `+1929555${String(1000 + Math.floor(Math.random() * 8999))}`;
     const id = unique("once");
-    const first = await event(server, {
+    // The same purchase, sent again and again.
+    const purchase = {
       id,
       type: "purchase",
       channel: "web",
       identifiers: { email },
       properties: { order_id: "o", total: 100, currency: "USD" },
-    });
-    const again = await event(server, {
-      id,
-      type: "purchase",
-      channel: "web",
-      identifiers: { email },
-      properties: { order_id: "o", total: 100, currency: "USD" },
-    });
+    };
+    const first = await event(server, purchase);
+    const again = await event(server, purchase);
     expect(again.json.status).toBe("duplicate");
     expect(again.json.profile_id).toBe(first.json.profile_id);
 
@@ -258,13 +254,7 @@ describe("merging profiles", () => {
     const survivor = join.json.profile_id;
     expect([first.json.profile_id, other.json.profile_id]).toContain(survivor);
 
-    const afterMerge = await event(server, {
-      id,
-      type: "purchase",
-      channel: "web",
-      identifiers: { email },
-      properties: { order_id: "o", total: 100, currency: "USD" },
-    });
+    const afterMerge = await event(server, purchase);
     expect(afterMerge.json.status).toBe("duplicate");
     expect(afterMerge.json.profile_id).toBe(survivor);
     const full = await call(`/v1/profiles/${survivor}`, { key: ADMIN });

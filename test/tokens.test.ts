@@ -5,6 +5,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { importJWK, SignJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
+import { PERSONAL_TABLES } from "../src/profile/schema";
 import { ADMIN, call, createKey, event, unique } from "./helpers";
 
 const ORIGIN = "https://shop.example";
@@ -90,6 +91,18 @@ describe("a customer's journey across browser, app and store", () => {
       (e: { type: string; channel: string }) => e.type === "visit" && e.channel === "web",
     );
     expect(webVisits).toHaveLength(2);
+  });
+
+  it("ends a device when its web key is revoked", async () => {
+    const created = await call("/v1/admin/keys", {
+      key: ADMIN,
+      body: { role: "web", name: unique(), origins: [ORIGIN] },
+    });
+    const device = await openDevice(undefined, created.json.key);
+    const me = () => call("/v1/me", { key: device.json.token, headers: { origin: ORIGIN } });
+    expect((await me()).status).toBe(200);
+    await call(`/v1/admin/keys/${created.json.id}`, { key: ADMIN, method: "DELETE" });
+    expect((await me()).status).toBe(401);
   });
 
   it("refreshes a device while its token is valid and starts a new one otherwise", async () => {
@@ -362,16 +375,11 @@ describe("consent, export and erasure", () => {
     }
     expect((await call("/v1/me", { key: token })).status).toBe(404);
     const rows = await runInDurableObject(env.PROFILES.getByName(survivor), (_i, state) =>
-      [
-        "identifiers",
-        "events",
-        "event_ids",
-        "traits",
-        "consent_history",
-        "merges",
-        "conflicts",
-      ].map((table) => state.storage.sql.exec(`SELECT count(*) AS n FROM ${table}`).one().n),
+      PERSONAL_TABLES.map(
+        (table) => state.storage.sql.exec(`SELECT count(*) AS n FROM ${table}`).one().n,
+      ),
     );
+    expect(PERSONAL_TABLES).toHaveLength(7);
     expect(rows).toEqual([0, 0, 0, 0, 0, 0, 0]);
     const { hashIdentifier } = await import("../src/identity/hash");
     const emailHash = await hashIdentifier(bindings.IDENTITY_PEPPER as string, "email", email);
@@ -385,6 +393,18 @@ describe("consent, export and erasure", () => {
 });
 
 describe("rate limits", () => {
+  it("limits a kiosk key itself, whatever it looks up", async () => {
+    const kiosk = await createKey("kiosk", { store_id: "s" });
+    const statuses: number[] = [];
+    for (let i = 0; i < 61; i++) {
+      const phone = `+1415555${String(1000 + i)}`;
+      const res = await call("/v1/recognize", { key: kiosk, body: { identifiers: { phone } } });
+      statuses.push(res.status);
+    }
+    expect(statuses.slice(0, 60).every((s) => s === 404)).toBe(true);
+    expect(statuses[60]).toBe(429);
+  });
+
   it("stops a kiosk walking through phone numbers, with Retry-After", async () => {
     const kiosk = await createKey("kiosk", { store_id: "s" });
     const statuses: number[] = [];
