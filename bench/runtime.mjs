@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from "miniflare";
-import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from "wrangler";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const benchConfig = join(root, "bench", "wrangler.toml");
@@ -34,11 +34,18 @@ export async function bundle(outdir) {
 function workerOptions() {
   const service = unstable_getMiniflareWorkerOptions(mainConfig).workerOptions;
   const bench = unstable_getMiniflareWorkerOptions(benchConfig).workerOptions;
+  const build = (config) => {
+    const { keep_names, minify } = unstable_readConfig({ config });
+    return JSON.stringify({ keep_names, minify });
+  };
   const same =
     bench.compatibilityDate === service.compatibilityDate &&
-    JSON.stringify(bench.compatibilityFlags) === JSON.stringify(service.compatibilityFlags);
+    JSON.stringify(bench.compatibilityFlags) === JSON.stringify(service.compatibilityFlags) &&
+    build(benchConfig) === build(mainConfig);
   if (!same) {
-    throw new Error("bench/wrangler.toml's compatibility settings differ from wrangler.toml's");
+    throw new Error(
+      "bench/wrangler.toml's compatibility or build settings differ from wrangler.toml's",
+    );
   }
   // The bundle is a single ES module: wrangler's module rules have no v5 equivalent and no use.
   const { modulesRules: _unused, ...options } = service;
@@ -86,7 +93,7 @@ export async function dataFolder() {
 }
 
 /** The workerd processes miniflare started for us (Linux; elsewhere none are found). */
-function workerdPids() {
+export function workerdPids() {
   const pids = [];
   for (const entry of readdirSync("/proc", { withFileTypes: true })) {
     if (!/^\d+$/.test(entry.name)) continue;
@@ -145,9 +152,10 @@ function fileBudget() {
 
 /**
  * Runs `task(worker)` against workerd serving the bundle with the objects' data in `persistTo`;
- * `bindings` add secrets and overrides to the shipped vars. workerd stops when the task ends.
+ * `bindings` add secrets and overrides to the shipped vars; `inspectorPort` opens V8's inspector
+ * (bench/profile.mjs). workerd stops when the task ends.
  */
-export async function withWorker({ scriptPath, bindings, persistTo }, task) {
+export async function withWorker({ scriptPath, bindings, persistTo, inspectorPort }, task) {
   const options = workerOptions();
   const mf = new Miniflare(
     convertV4MiniflareOptions({
@@ -157,6 +165,7 @@ export async function withWorker({ scriptPath, bindings, persistTo }, task) {
       bindings: { ...options.bindings, ...bindings },
       resourcePersistencePath: persistTo,
       cf: false,
+      ...(inspectorPort ? { inspectorPort } : {}),
       log: new Log(LogLevel.WARN),
     }),
   );

@@ -3,8 +3,32 @@ import { type FieldError, Problem } from "../errors";
 import type { IdentifiersInput } from "../schemas";
 import type { Settings } from "../settings";
 import { hashIdentifier } from "./hash";
-import { normalizeIdentifier } from "./normalize";
+import { type Normalized, normalizeIdentifier } from "./normalize";
 import { IDENTIFIER_TYPES, type Identifier, type IdentifierType } from "./types";
+
+// Known people arrive again and again: a value's normalisation (a phone parse is the costly part)
+// is kept per isolate and per settings, bounded. The hash has its own cache (hash.ts).
+const NORMALIZED_MAX = 50_000;
+const normalized = new WeakMap<Settings, Map<string, Normalized>>();
+
+function normalizeCached(type: IdentifierType, raw: string, settings: Settings): Normalized {
+  let cache = normalized.get(settings);
+  if (!cache) {
+    cache = new Map();
+    normalized.set(settings, cache);
+  }
+  const key = `${type}:${raw}`;
+  let result = cache.get(key);
+  if (result === undefined) {
+    result = normalizeIdentifier(type, raw, {
+      defaultCountry: settings.defaultCountry,
+      blocklist: settings.blocklist,
+    });
+    if (cache.size >= NORMALIZED_MAX) cache.clear();
+    cache.set(key, result);
+  }
+  return result;
+}
 
 /**
  * Normalises and hashes every identifier of a request. Invalid values (a malformed email or
@@ -21,10 +45,7 @@ export async function prepareIdentifiers(
   for (const type of IDENTIFIER_TYPES) {
     const raw = input[type];
     if (raw === undefined) continue;
-    const result = normalizeIdentifier(type, raw, {
-      defaultCountry: settings.defaultCountry,
-      blocklist: settings.blocklist,
-    });
+    const result = normalizeCached(type, raw, settings);
     if (result.ok) pending.push(hashIdentifier(pepper, type, result.value));
     else if (result.reason === "invalid")
       errors.push({ path: [...path, type].join("."), message: result.message });

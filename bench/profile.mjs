@@ -1,0 +1,228 @@
+// `npm run bench:profile -- [--cpu] [<phase> …]`: where the CPU goes under each phase's load.
+// Seeds a small crowd, runs workerd with V8's inspector open, and records a CPU profile of the
+// isolate (the Worker and every object run in it) while the phase's load runs. Writes each
+// profile to bench/.out/profiles/<phase>.cpuprofile (open it in Chrome DevTools) and prints the
+// functions with the most self time and the service's functions with the most total time.
+import { readdirSync, readFileSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { apiClient } from "./client.mjs";
+import { SMOKE } from "./config.mjs";
+import { benchCredentials } from "./credentials.mjs";
+import { startLoad } from "./load.mjs";
+import { bundle, dataFolder, withWorker, workerdPids } from "./runtime.mjs";
+import { createKeys, seedCrowd } from "./seed.mjs";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const INSPECTOR_PORT = 9231;
+const SECONDS = 5;
+const TOP = 25;
+const SAMPLE_US = 100;
+const settings = { ...SMOKE, name: "profile", people: 1_000, workingSet: 100 };
+// `--cpu`: no profiler, only workerd's CPU per request, which is what bounds throughput here.
+const cpuOnly = process.argv.includes("--cpu");
+const PHASES = ["floor", "read", "recognize", "me", "write", "ingest", "creation"];
+
+/** A Chrome DevTools Protocol session with the Worker's isolate. */
+async function inspect(port) {
+  const targets = await (await fetch(`http://127.0.0.1:${port}/json`)).json();
+  const target = targets.find((t) => !t.url?.includes("core:")) ?? targets[0];
+  const socket = new WebSocket(target.webSocketDebuggerUrl);
+  await new Promise((resolve, reject) => {
+    socket.onopen = resolve;
+    socket.onerror = reject;
+  });
+  let nextId = 0;
+  const pending = new Map();
+  socket.onmessage = ({ data }) => {
+    const message = JSON.parse(data);
+    pending.get(message.id)?.(message);
+    pending.delete(message.id);
+  };
+  return {
+    send: (method, params = {}) =>
+      new Promise((resolve, reject) => {
+        const id = ++nextId;
+        pending.set(id, (m) => (m.error ? reject(new Error(m.error.message)) : resolve(m.result)));
+        socket.send(JSON.stringify({ id, method, params }));
+      }),
+    close: () => socket.close(),
+  };
+}
+
+const TICK_S = 0.01;
+
+/** CPU seconds (user + system) of each of workerd's threads, by thread name and id. */
+function threadTimes() {
+  const times = new Map();
+  for (const pid of workerdPids()) {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      times.set(`${name}#${tid}`, (Number(fields[11]) + Number(fields[12])) * TICK_S);
+    }
+  }
+  return times;
+}
+
+/** Self and total sample counts per function, from a CDP profile's node tree. */
+function summarise(profile) {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const selfHits = new Map(profile.nodes.map((node) => [node.id, 0]));
+  for (const sample of profile.samples) selfHits.set(sample, (selfHits.get(sample) ?? 0) + 1);
+  const idle = new Set(["(idle)"]);
+  const label = ({ callFrame: f }) =>
+    `${f.functionName || "(anonymous)"} ${f.url ? `${f.url.split("/").at(-1)}:${f.lineNumber + 1}` : ""}`.trim();
+  const self = new Map();
+  const total = new Map();
+  let busy = 0;
+  const walk = (node, stack) => {
+    const name = label(node);
+    const hits = selfHits.get(node.id) ?? 0;
+    if (!idle.has(node.callFrame.functionName)) busy += hits;
+    self.set(name, (self.get(name) ?? 0) + hits);
+    const inner = new Set(stack).add(name);
+    let subtree = hits;
+    for (const child of node.children ?? []) subtree += walk(byId.get(child), inner);
+    // A function counts once per sample even when it recurses.
+    if (!stack.has(name)) total.set(name, (total.get(name) ?? 0) + subtree);
+    return subtree;
+  };
+  walk(byId.get(profile.nodes[0].id), new Set());
+  return { self, total, busy };
+}
+
+/**
+ * workerd's CPU seconds between two readings, per request: the machine's real cost of a request,
+ * most of it native (HTTP, RPC, SQLite) and outside what the JS profiler samples.
+ */
+function threadCost(before, after, requests) {
+  const perThread = [...after]
+    .map(([thread, t]) => [thread, ((t - (before.get(thread) ?? 0)) * 1e6) / requests])
+    .filter(([, us]) => us >= 1);
+  const total = perThread.reduce((sum, [, us]) => sum + us, 0);
+  const text = perThread.map(([thread, us]) => `${thread} ${Math.round(us)} µs`).join(", ");
+  return { total, text: `${Math.round(total)} µs (${text})` };
+}
+
+/** Each function's samples as CPU time per request (one sample per SAMPLE_US). */
+function print(summary, requests) {
+  const share = (hits) =>
+    `${Math.round((hits * SAMPLE_US) / requests)
+      .toString()
+      .padStart(5)} µs`;
+  const top = (map, filter) =>
+    [...map]
+      .filter(([name]) => filter(name))
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, TOP);
+  console.log(`-- JS profile: ${share(summary.busy)} per request in the isolate`);
+  console.log("-- self time");
+  for (const [name, hits] of top(summary.self, (n) => !n.startsWith("(idle)"))) {
+    console.log(`${share(hits)}  ${name}`);
+  }
+  console.log("-- total time, service code");
+  for (const [name, hits] of top(summary.total, (n) => /entry\.js:/.test(n) && !/^\(/.test(n))) {
+    console.log(`${share(hits)}  ${name}`);
+  }
+}
+
+async function main() {
+  const wanted = process.argv.slice(2).filter((arg) => arg !== "--cpu");
+  const phases = wanted.length ? wanted : PHASES;
+  const unknown = phases.filter((p) => !PHASES.includes(p));
+  if (unknown.length)
+    throw new Error(`unknown phase ${unknown.join(", ")}; choose from ${PHASES.join(", ")}`);
+  const out = join(root, "bench", ".out", "profiles");
+  await mkdir(out, { recursive: true });
+  console.log("bundling …");
+  const scriptPath = await bundle(join(root, "bench", ".out", "profile"));
+  const credentials = await benchCredentials();
+  const data = await dataFolder();
+  const options = {
+    scriptPath,
+    bindings: { ...credentials.bindings, MAX_EVENTS_PER_PROFILE: "1000" },
+    persistTo: data.path,
+    ...(cpuOnly ? {} : { inspectorPort: INSPECTOR_PORT }),
+  };
+  try {
+    const keys = await withWorker(options, async (worker) => {
+      const api = apiClient(worker.url);
+      const created = await createKeys(api, credentials.adminKey);
+      console.log(`seeding ${settings.people} people …`);
+      await seedCrowd(api, created.server, settings, { files: worker.files, log: () => {} });
+      return created;
+    });
+    // A fresh workerd on the seeded data, as the recorded run measures.
+    await withWorker(options, async (worker) => {
+      const count = settings.workingSet;
+      const stride = settings.people / count;
+      const tokens = await Promise.all(
+        Array.from({ length: count / 2 }, (_, i) =>
+          credentials.customerToken(`u${i * 2 * stride}`),
+        ),
+      );
+      const params = {
+        floor: {},
+        read: { objects: count },
+        write: { objects: count },
+        recognize: { key: keys.pos, count, stride },
+        me: { tokens },
+        ingest: { key: keys.server, count, stride },
+        creation: { key: keys.server },
+      };
+      const load = startLoad(worker.url);
+      const inspector = cpuOnly ? null : await inspect(INSPECTOR_PORT);
+      const costs = {};
+      try {
+        await inspector?.send("Profiler.enable");
+        await inspector?.send("Profiler.setSamplingInterval", { interval: SAMPLE_US });
+        for (const phase of phases) {
+          // Warm: every object of the working set loaded, V8 optimised, before measuring.
+          await load.measure({ workload: phase, params: params[phase], length: { seconds: 2 } });
+          const before = threadTimes();
+          await inspector?.send("Profiler.start");
+          const figures = await load.measure({
+            workload: phase,
+            params: params[phase],
+            length: { seconds: SECONDS },
+          });
+          const profile = (await inspector?.send("Profiler.stop"))?.profile;
+          const spent = threadCost(before, threadTimes(), figures.ok);
+          costs[phase] = spent.total;
+          console.log(
+            `\n== ${phase}: ${Math.round(figures.rps)} req/s${cpuOnly ? "" : " under the profiler"}`,
+          );
+          console.log(`-- workerd CPU per request: ${spent.text}`);
+          if (profile) {
+            const file = join(out, `${phase}.cpuprofile`);
+            await writeFile(file, JSON.stringify(profile));
+            print(summarise(profile), figures.ok);
+            console.log(`-- ${relative(root, file)}`);
+          }
+        }
+      } finally {
+        inspector?.close();
+        load.close();
+      }
+      const against = { recognize: "read", me: "read", ingest: "write", creation: "ingest" };
+      console.log(
+        "\n== cost per request against the primitive (lower is better; target ≤ 1 / ratio)",
+      );
+      for (const [phase, base] of Object.entries(against)) {
+        if (costs[phase] && costs[base]) {
+          console.log(`${phase}: ${(costs[phase] / costs[base]).toFixed(2)}× ${base}`);
+        }
+      }
+    });
+  } finally {
+    await data.remove();
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});
