@@ -3,6 +3,8 @@
 // isolate (the Worker and every object run in it) while the phase's load runs. Writes each
 // profile to bench/.out/profiles/<phase>.cpuprofile (open it in Chrome DevTools) and prints the
 // functions with the most self time and the service's functions with the most total time.
+// `--cpu`: no profiler; the phases alternate in short windows and the report is workerd's CPU per
+// request and each phase's throughput against its primitive, as medians (for A/B of a change).
 import { readdirSync, readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
@@ -17,6 +19,10 @@ import { createKeys, seedCrowd } from "./seed.mjs";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const INSPECTOR_PORT = 9231;
 const SECONDS = 5;
+const ROUNDS = 5;
+const ROUND_SECONDS = 2;
+/** What each phase's throughput is held against, as issue #5's targets say. */
+const AGAINST = { recognize: "read", me: "read", ingest: "write", creation: "ingest" };
 const TOP = 25;
 const SAMPLE_US = 100;
 const settings = { ...SMOKE, name: "profile", people: 1_000, workingSet: 100 };
@@ -129,14 +135,80 @@ function print(summary, requests) {
   }
 }
 
+/** One phase's load for `seconds`, with workerd's CPU per request over exactly that time. */
+async function timed(load, workload, params, seconds) {
+  const before = threadTimes();
+  const figures = await load.measure({ workload, params, length: { seconds } });
+  return { figures, spent: threadCost(before, threadTimes(), figures.ok) };
+}
+
+/** Each phase in turn under V8's profiler, after a warm-up. */
+async function profilePhases({ load, params, phases }) {
+  const out = join(root, "bench", ".out", "profiles");
+  await mkdir(out, { recursive: true });
+  const inspector = await inspect(INSPECTOR_PORT);
+  try {
+    await inspector.send("Profiler.enable");
+    await inspector.send("Profiler.setSamplingInterval", { interval: SAMPLE_US });
+    for (const phase of phases) {
+      // Warm: every object of the working set loaded, V8 optimised, before sampling.
+      await load.measure({ workload: phase, params: params[phase], length: { seconds: 2 } });
+      await inspector.send("Profiler.start");
+      const { figures, spent } = await timed(load, phase, params[phase], SECONDS);
+      const { profile } = await inspector.send("Profiler.stop");
+      console.log(`\n== ${phase}: ${Math.round(figures.rps)} req/s under the profiler`);
+      console.log(`-- workerd CPU per request: ${spent.text}`);
+      const file = join(out, `${phase}.cpuprofile`);
+      await writeFile(file, JSON.stringify(profile));
+      print(summarise(profile), figures.ok);
+      console.log(`-- ${relative(root, file)}`);
+    }
+  } finally {
+    inspector.close();
+  }
+}
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+};
+
+/**
+ * The phases in alternation, ROUNDS short windows each: this machine's speed drifts by tens of
+ * percent within minutes, so a phase is compared with its primitive window by window and the
+ * median of those ratios is reported.
+ */
+async function compare({ load, params, phases, files }) {
+  const rounds = Object.fromEntries(phases.map((phase) => [phase, []]));
+  for (const phase of phases) {
+    await load.measure({ workload: phase, params: params[phase], length: { seconds: 2 } });
+  }
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const phase of phases) {
+      if (phase === "creation") await files.room(0.3);
+      const { figures, spent } = await timed(load, phase, params[phase], ROUND_SECONDS);
+      rounds[phase].push({ rps: figures.rps, us: spent.total });
+      console.log(`round ${round + 1} ${phase}: ${Math.round(figures.rps)} req/s, ${spent.text}`);
+    }
+  }
+  console.log("\n== medians (req/s, workerd CPU per request) and throughput against the primitive");
+  for (const phase of phases) {
+    const base = AGAINST[phase];
+    const ratio = rounds[base]
+      ? ` — ${median(rounds[phase].map((r, i) => r.rps / rounds[base][i].rps)).toFixed(2)}× ${base}`
+      : "";
+    const rps = Math.round(median(rounds[phase].map((r) => r.rps)));
+    const us = Math.round(median(rounds[phase].map((r) => r.us)));
+    console.log(`${phase}: ${rps} req/s, ${us} µs${ratio}`);
+  }
+}
+
 async function main() {
   const wanted = process.argv.slice(2).filter((arg) => arg !== "--cpu");
   const phases = wanted.length ? wanted : PHASES;
   const unknown = phases.filter((p) => !PHASES.includes(p));
   if (unknown.length)
     throw new Error(`unknown phase ${unknown.join(", ")}; choose from ${PHASES.join(", ")}`);
-  const out = join(root, "bench", ".out", "profiles");
-  await mkdir(out, { recursive: true });
   console.log("bundling …");
   const scriptPath = await bundle(join(root, "bench", ".out", "profile"));
   const credentials = await benchCredentials();
@@ -174,47 +246,11 @@ async function main() {
         creation: { key: keys.server },
       };
       const load = startLoad(worker.url);
-      const inspector = cpuOnly ? null : await inspect(INSPECTOR_PORT);
-      const costs = {};
       try {
-        await inspector?.send("Profiler.enable");
-        await inspector?.send("Profiler.setSamplingInterval", { interval: SAMPLE_US });
-        for (const phase of phases) {
-          // Warm: every object of the working set loaded, V8 optimised, before measuring.
-          await load.measure({ workload: phase, params: params[phase], length: { seconds: 2 } });
-          const before = threadTimes();
-          await inspector?.send("Profiler.start");
-          const figures = await load.measure({
-            workload: phase,
-            params: params[phase],
-            length: { seconds: SECONDS },
-          });
-          const profile = (await inspector?.send("Profiler.stop"))?.profile;
-          const spent = threadCost(before, threadTimes(), figures.ok);
-          costs[phase] = spent.total;
-          console.log(
-            `\n== ${phase}: ${Math.round(figures.rps)} req/s${cpuOnly ? "" : " under the profiler"}`,
-          );
-          console.log(`-- workerd CPU per request: ${spent.text}`);
-          if (profile) {
-            const file = join(out, `${phase}.cpuprofile`);
-            await writeFile(file, JSON.stringify(profile));
-            print(summarise(profile), figures.ok);
-            console.log(`-- ${relative(root, file)}`);
-          }
-        }
+        if (cpuOnly) await compare({ load, params, phases, files: worker.files });
+        else await profilePhases({ load, params, phases });
       } finally {
-        inspector?.close();
         load.close();
-      }
-      const against = { recognize: "read", me: "read", ingest: "write", creation: "ingest" };
-      console.log(
-        "\n== cost per request against the primitive (lower is better; target ≤ 1 / ratio)",
-      );
-      for (const [phase, base] of Object.entries(against)) {
-        if (costs[phase] && costs[base]) {
-          console.log(`${phase}: ${(costs[phase] / costs[base]).toFixed(2)}× ${base}`);
-        }
       }
     });
   } finally {

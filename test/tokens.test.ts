@@ -383,7 +383,10 @@ describe("consent, export and erasure", () => {
     expect(rows).toEqual([0, 0, 0, 0, 0, 0, 0]);
     const { hashIdentifier } = await import("../src/identity/hash");
     const emailHash = await hashIdentifier(bindings.IDENTITY_PEPPER as string, "email", email);
-    expect(await env.IDENTITIES.getByName(emailHash.hash).owner()).toBeNull();
+    const { shardOf } = await import("../src/identity/shards");
+    expect(
+      await env.IDENTITIES.getByName(shardOf(emailHash.hash)).owner(emailHash.hash),
+    ).toBeNull();
 
     const fresh = await event(server, { type: "visit", channel: "web", identifiers: { email } });
     expect(fresh.json.profile_id).not.toBe(survivor);

@@ -1,4 +1,4 @@
-// Peppered identifier hashes: `type:HMAC(pepper, value)` names an IdentityObject; no raw value ever does.
+// Peppered identifier hashes: `type:HMAC(pepper, value)` keys the identifier index; no raw value ever does.
 import type { Identifier, IdentifierType } from "./types";
 
 const encoder = new TextEncoder();

@@ -1,4 +1,4 @@
-// Resolution and merge orchestration across IdentityObjects and ProfileObjects (DESIGN.md).
+// Resolution and merge orchestration across the identifier index and ProfileObjects (DESIGN.md).
 // A known person costs one hop: identifier → profile comes from an isolate cache, which stays
 // safe because merged-away profiles forward and erased ones answer missing.
 import { Problem } from "../errors";
@@ -14,6 +14,7 @@ import type { ViewKind } from "../profile/views";
 import type { ProfileView, TimelineEvent } from "../schemas";
 import type { Settings } from "../settings";
 import { type Candidate, type Holdings, type Offered, plan, type Refusal } from "./rules";
+import { shardOf } from "./shards";
 import { type Identifier, priority } from "./types";
 
 const MAX_ATTEMPTS = 5;
@@ -52,8 +53,15 @@ export class Resolver {
     return profileStub(this.ctx.env, profileId);
   }
 
+  /** The index entry of one identifier, in its shard. */
   identity(hash: string) {
-    return this.ctx.env.IDENTITIES.getByName(hash);
+    const shard = this.ctx.env.IDENTITIES.getByName(shardOf(hash));
+    return {
+      owner: () => shard.owner(hash),
+      claim: (profileId: string) => shard.claim(hash, profileId),
+      repoint: (from: string, to: string) => shard.repoint(hash, from, to),
+      release: (...profileIds: string[]) => shard.release(hash, ...profileIds),
+    };
   }
 
   /**
