@@ -349,14 +349,31 @@ export class ProfileObject extends DurableObject<Env> {
       ON CONFLICT (key) DO UPDATE SET value = excluded.value`;
   }
 
+  /** A new person: only called while this object holds no personal data (see ingest). */
   #create(profileId: string): Loaded {
     const now = Date.now();
     this.ctx.storage.transactionSync(() => {
       this.#setMeta("profile_id", profileId);
       this.#setMeta("created_at", String(now));
     });
-    this.#load();
-    return this.#state as Loaded;
+    this.#profileId = profileId;
+    // Built in memory: reading back nine empty tables would cost more than the writes above.
+    this.#state = {
+      profileId,
+      createdAt: now,
+      identifiers: [],
+      identifierHashes: new Map(),
+      traits: {},
+      traitTimes: new Map(),
+      aggregate: emptyAggregate(),
+      archived: emptyAggregate(),
+      consent: {},
+      consentTimes: new Map(),
+      conflicts: [],
+      merges: [],
+      recentEvents: [],
+    };
+    return this.#state;
   }
 
   #holdings(profileId: string): Holdings {
@@ -581,14 +598,17 @@ export class ProfileObject extends DurableObject<Env> {
     this.#mergedInto = meta.get("merged_into") ?? null;
     this.#handoverPending = meta.has("handover");
     this.#erasedAt = meta.get("erased") ?? null;
+    const createdAt = meta.get("created_at");
+    if (!this.#profileId || createdAt === undefined) {
+      // Never created, merged away or erased: no events of its own to count.
+      this.#state = null;
+      this.#eventCount = 0;
+      this.#eventIdSeq = 0;
+      return;
+    }
     this.#eventCount = this.#sql<{ n: number }>`SELECT count(*) AS n FROM events`[0]?.n ?? 0;
     this.#eventIdSeq =
       this.#sql<{ n: number | null }>`SELECT max(n) AS n FROM event_ids`[0]?.n ?? 0;
-    const createdAt = meta.get("created_at");
-    if (!this.#profileId || createdAt === undefined) {
-      this.#state = null;
-      return;
-    }
     const identifierHashes = new Map<string, HeldIdentifier>();
     for (const r of this.#sql<{ type: string; hash: string; value: string; verified: number }>`
       SELECT type, hash, value, verified FROM identifiers ORDER BY added_at`) {
