@@ -1,5 +1,6 @@
 // The report: ratios against the floor and the matching primitive, the targets as pass/fail,
-// the machine, written as bench/results/<date>.json and as the generated block of BENCHMARKS.md.
+// the machine, written as bench/results/<date>-<file system>.json and as that file system's
+// block of BENCHMARKS.md.
 import { readFile, writeFile } from "node:fs/promises";
 import { availableParallelism, totalmem } from "node:os";
 import { join } from "node:path";
@@ -8,8 +9,11 @@ import { objectCalls, PHASES } from "./phases.mjs";
 import { workerdVersion } from "./runtime.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const START = "<!-- bench:results:start -->";
-const END = "<!-- bench:results:end -->";
+/** Each storage a run used has its own block in BENCHMARKS.md and its own JSON file. */
+const markers = (storage) => ({
+  start: `<!-- bench:results:${storage}:start -->`,
+  end: `<!-- bench:results:${storage}:end -->`,
+});
 
 async function packageVersion(name) {
   const text = await readFile(join(root, "node_modules", name, "package.json"), "utf8");
@@ -106,7 +110,7 @@ function markdown(report) {
       `(${num(run.seed.profiles)} profiles, ${num(run.seed.events)} events, history median ` +
       `${run.seed.history_median}, max ${run.seed.history_max}) in ${num(run.seed.seconds)} s; the phases ` +
       `cycle through ${num(run.working_set)} of them. MAX_EVENTS_PER_PROFILE=${run.max_events_per_profile}; ` +
-      `SQLite files in ${run.storage_folder}.`,
+      `SQLite files in ${run.storage_folder} (${run.storage}).`,
     "",
     "| machine | |",
     "|---|---|",
@@ -170,16 +174,19 @@ function markdown(report) {
   return lines.join("\n");
 }
 
-const TEMPLATE = `# Benchmarks\n\nRun \`npm run bench\`.\n\n${START}\n${END}\n`;
-
-/** Writes `<date>.json` into `dir` and the markdown block into `markdownPath`, keeping its prose. */
+/** Writes `<date>-<storage>.json` into `dir` and the run's block of `markdownPath`, keeping its prose. */
 export async function writeReport(report, { dir, markdownPath }) {
-  const jsonPath = join(dir, `${report.date}.json`);
+  const { storage } = report.run;
+  const jsonPath = join(dir, `${report.date}-${storage}.json`);
   await writeFile(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
-  let current = await readFile(join(root, "BENCHMARKS.md"), "utf8").catch(() => TEMPLATE);
-  if (!current.includes(START) || !current.includes(END)) current = TEMPLATE;
-  const before = current.slice(0, current.indexOf(START));
-  const after = current.slice(current.indexOf(END) + END.length);
-  await writeFile(markdownPath, `${before}${START}\n${markdown(report)}\n${END}${after}`);
+  const { start, end } = markers(storage);
+  let current = await readFile(join(root, "BENCHMARKS.md"), "utf8").catch(() => "# Benchmarks\n");
+  // A storage never recorded before gets its block at the end.
+  if (!current.includes(start) || !current.includes(end)) {
+    current = `${current.trimEnd()}\n\n### SQLite on ${storage}\n\n${start}\n${end}\n`;
+  }
+  const before = current.slice(0, current.indexOf(start));
+  const after = current.slice(current.indexOf(end) + end.length);
+  await writeFile(markdownPath, `${before}${start}\n${markdown(report)}\n${end}${after}`);
   return { jsonPath, markdownPath };
 }

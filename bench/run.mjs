@@ -11,7 +11,7 @@ import { benchCredentials } from "./credentials.mjs";
 import { startLoad } from "./load.mjs";
 import { measurePhases, PHASES } from "./phases.mjs";
 import { machine, ratios, targets, writeReport } from "./report.mjs";
-import { bundle, dataFolder, withWorker } from "./runtime.mjs";
+import { bundle, dataFolder, fileSystemOf, withWorker } from "./runtime.mjs";
 import { mergeCurve, recognizeCurve, seedCurves, storageCurve } from "./scale.mjs";
 import { createKeys, seedCrowd } from "./seed.mjs";
 
@@ -82,7 +82,7 @@ async function main() {
     MAX_EVENTS_PER_PROFILE: String(settings.maxEventsPerProfile),
   };
   const data = await dataFolder();
-  log(`Durable Objects persisted in ${data.path}`);
+  log(`Durable Objects persisted in ${data.path} (${fileSystemOf(data.path)})`);
   let seeded;
   let measured;
   try {
@@ -110,6 +110,7 @@ async function main() {
       max_events_per_profile: settings.maxEventsPerProfile,
       working_set: settings.workingSet,
       storage_folder: dirname(data.path),
+      storage: fileSystemOf(data.path),
       seed: seeded.crowd,
       total_seconds: (performance.now() - began) / 1000,
     },

@@ -69,6 +69,20 @@ function persistRoot() {
 }
 
 /**
+ * The file system a folder lives on ("tmpfs", "ext4", …): on tmpfs a SQLite write costs about
+ * what a read does, on a disk it pays for the file system, so every report says which it was.
+ */
+export function fileSystemOf(path) {
+  let best = { point: "", type: "unknown" };
+  for (const line of readFileSync("/proc/mounts", "utf8").split("\n")) {
+    const [, point, type] = line.split(" ");
+    const inside = point && (path === point || path.startsWith(point === "/" ? "/" : `${point}/`));
+    if (inside && point.length >= best.point.length) best = { point, type };
+  }
+  return best.type;
+}
+
+/**
  * A new temporary folder for one run's Durable Object data; `remove` deletes it. It may hold
  * gigabytes of RAM (tmpfs), so an interrupted run deletes it too.
  */
