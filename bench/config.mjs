@@ -10,10 +10,10 @@ export const FULL = {
   phase: { seconds: 6 },
   warmup: { seconds: 1 },
   curvePhase: { seconds: 4 },
-  // Every new person opens five SQLite databases that stay open ~10 s; a longer creation phase
-  // would run into this machine's open-files limit (see runtime.mjs).
-  creationPhase: { seconds: 3 },
-  creationWarmup: { seconds: 0.5 },
+  // Every new person opens a SQLite database (three files) that stays open ~10 s; a longer
+  // creation phase would run into this machine's open-files limit (see runtime.mjs).
+  creationPhase: { seconds: 4 },
+  creationWarmup: { seconds: 1 },
   // Shares of the open-files limit workerd must be below before a phase primes its objects, and
   // before the creation phase (which opens thousands) starts.
   primeBelow: 0.5,

@@ -1,6 +1,7 @@
 // The orchestrator's side of the load generator: forks bench/loadgen.mjs and runs phases in it.
 import { fork } from "node:child_process";
 import { CONNECTIONS } from "./config.mjs";
+import { cpuPerRequest, workerdCpu } from "./runtime.mjs";
 import { workloads } from "./workloads.mjs";
 
 /** Rounds of a phase; workloads use them to keep ids that must be fresh apart between rounds. */
@@ -65,17 +66,21 @@ export function startLoad(origin) {
   return {
     /**
      * Preflight, an unrecorded warm-up, then the measured run, whose figures it answers with the
-     * preflight's object calls. `length` and `warmup` are `{ seconds }` or `{ amount }` (requests).
+     * preflight's object calls and workerd's CPU per request over the measured run. `length` and
+     * `warmup` are `{ seconds }` or `{ amount }` (requests).
      */
     async measure({ workload, params, length, warmup }) {
       const calls = await preflight(origin, workload, params);
       if (warmup) await run({ workload, params: { ...params, round: ROUND.warmup }, ...warmup });
+      const before = workerdCpu();
       const figures = await run({
         workload,
         params: { ...params, round: ROUND.measure },
         ...length,
       });
-      return { ...figures, object_calls: calls };
+      // What bounds throughput on this machine: workerd's CPU (all threads) per answered request.
+      const cpu = cpuPerRequest(before, workerdCpu(), figures.ok);
+      return { ...figures, cpu_us_per_request: Math.round(cpu.total), object_calls: calls };
     },
     /** Exactly `amount` requests before a phase, to touch every object it will use. */
     prime({ workload, params, amount }) {

@@ -67,7 +67,8 @@ export function objectCalls(calls) {
 export function describe(figures) {
   const failures = figures.non2xx + figures.errors + figures.timeouts;
   const note = failures ? `  (${failures} failed: ${JSON.stringify(figures.status_codes)})` : "";
-  return `${fmt(figures.rps)} req/s  p50 ${fmt(figures.p50_ms, 2)} ms  p99 ${fmt(figures.p99_ms, 2)} ms${note}`;
+  const cpu = `workerd CPU ${fmt(figures.cpu_us_per_request)} µs/request`;
+  return `${fmt(figures.rps)} req/s  p50 ${fmt(figures.p50_ms, 2)} ms  p99 ${fmt(figures.p99_ms, 2)} ms  ${cpu}${note}`;
 }
 
 /**

@@ -5,7 +5,6 @@
 // functions with the most self time and the service's functions with the most total time.
 // `--cpu`: no profiler; the phases alternate in short windows and the report is workerd's CPU per
 // request and each phase's throughput against its primitive, as medians (for A/B of a change).
-import { readdirSync, readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,7 +12,7 @@ import { apiClient } from "./client.mjs";
 import { SMOKE } from "./config.mjs";
 import { benchCredentials } from "./credentials.mjs";
 import { startLoad } from "./load.mjs";
-import { bundle, dataFolder, withWorker, workerdPids } from "./runtime.mjs";
+import { bundle, cpuPerRequest, dataFolder, withWorker, workerdCpu } from "./runtime.mjs";
 import { createKeys, seedCrowd } from "./seed.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -57,22 +56,6 @@ async function inspect(port) {
   };
 }
 
-const TICK_S = 0.01;
-
-/** CPU seconds (user + system) of each of workerd's threads, by thread name and id. */
-function threadTimes() {
-  const times = new Map();
-  for (const pid of workerdPids()) {
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
-      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      times.set(`${name}#${tid}`, (Number(fields[11]) + Number(fields[12])) * TICK_S);
-    }
-  }
-  return times;
-}
-
 /** Self and total sample counts per function, from a CDP profile's node tree. */
 function summarise(profile) {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
@@ -100,19 +83,6 @@ function summarise(profile) {
   return { self, total, busy };
 }
 
-/**
- * workerd's CPU seconds between two readings, per request: the machine's real cost of a request,
- * most of it native (HTTP, RPC, SQLite) and outside what the JS profiler samples.
- */
-function threadCost(before, after, requests) {
-  const perThread = [...after]
-    .map(([thread, t]) => [thread, ((t - (before.get(thread) ?? 0)) * 1e6) / requests])
-    .filter(([, us]) => us >= 1);
-  const total = perThread.reduce((sum, [, us]) => sum + us, 0);
-  const text = perThread.map(([thread, us]) => `${thread} ${Math.round(us)} µs`).join(", ");
-  return { total, text: `${Math.round(total)} µs (${text})` };
-}
-
 /** Each function's samples as CPU time per request (one sample per SAMPLE_US). */
 function print(summary, requests) {
   const share = (hits) =>
@@ -137,9 +107,9 @@ function print(summary, requests) {
 
 /** One phase's load for `seconds`, with workerd's CPU per request over exactly that time. */
 async function timed(load, workload, params, seconds) {
-  const before = threadTimes();
+  const before = workerdCpu();
   const figures = await load.measure({ workload, params, length: { seconds } });
-  return { figures, spent: threadCost(before, threadTimes(), figures.ok) };
+  return { figures, spent: cpuPerRequest(before, workerdCpu(), figures.ok) };
 }
 
 /** Each phase in turn under V8's profiler, after a warm-up. */

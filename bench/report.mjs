@@ -121,13 +121,13 @@ function markdown(report) {
     `| workerd | ${m.workerd} (wrangler ${m.wrangler}, miniflare ${m.miniflare}) |`,
     `| load generator | autocannon ${m.autocannon} |`,
     "",
-    "| phase | req/s | p50 ms | p99 ms | vs floor | vs primitive | p99 vs floor | object calls per request |",
-    "|---|--:|--:|--:|--:|--:|--:|---|",
+    "| phase | req/s | p50 ms | p99 ms | vs floor | vs primitive | p99 vs floor | workerd CPU µs/request | object calls per request |",
+    "|---|--:|--:|--:|--:|--:|--:|--:|---|",
   ];
   for (const { name, label, primitive } of PHASES) {
     const phase = phases[name];
     if (!phase.available) {
-      lines.push(`| ${label} | not available yet | | | | | | |`);
+      lines.push(`| ${label} | not available yet | | | | | | | |`);
       continue;
     }
     const versus = primitive ? `${times(r[name].rps_vs_primitive)} ${primitive}` : "";
@@ -136,7 +136,7 @@ function markdown(report) {
     lines.push(
       `| ${label}${note} | ${num(phase.rps)} | ${num(phase.p50_ms, 2)} | ${num(phase.p99_ms, 2)} | ` +
         `${times(r[name].rps_vs_floor)} | ${versus} | ${times(r[name].p99_vs_floor)} | ` +
-        `${objectCalls(phase.object_calls)} |`,
+        `${num(phase.cpu_us_per_request)} | ${objectCalls(phase.object_calls)} |`,
     );
   }
   lines.push("", "Recognize against history length (one profile):", "");

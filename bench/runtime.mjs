@@ -125,6 +125,35 @@ export function workerdPids() {
   return pids;
 }
 
+const TICK_S = 0.01;
+
+/** CPU seconds (user + system) of each of workerd's threads, by thread name and id. */
+export function workerdCpu() {
+  const times = new Map();
+  for (const pid of workerdPids()) {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      times.set(`${name}#${tid}`, (Number(fields[11]) + Number(fields[12])) * TICK_S);
+    }
+  }
+  return times;
+}
+
+/**
+ * workerd's CPU seconds between two readings, per request: the machine's real cost of a request,
+ * most of it native (HTTP, RPC, SQLite) and outside what the JS profiler samples.
+ */
+export function cpuPerRequest(before, after, requests) {
+  const perThread = [...after]
+    .map(([thread, t]) => [thread, ((t - (before.get(thread) ?? 0)) * 1e6) / requests])
+    .filter(([, us]) => us >= 1);
+  const total = perThread.reduce((sum, [, us]) => sum + us, 0);
+  const text = perThread.map(([thread, us]) => `${thread} ${Math.round(us)} µs`).join(", ");
+  return { total, text: `${Math.round(total)} µs (${text})` };
+}
+
 /** Our open-files limit, which workerd inherits; Infinity where /proc cannot say. */
 function openFilesLimit() {
   try {
