@@ -5,14 +5,15 @@ export const CONNECTIONS = 16;
 
 export const FULL = {
   name: "full",
-  // Long enough for a stable p99 on a 2-core machine, short enough for the whole run to take
-  // a few minutes; the warm-up lets V8 optimise each path before it is measured.
-  phase: { seconds: 6 },
+  // Each phase is measured in `rounds` windows, taking turns with the other phases of its group
+  // (phases.mjs); the warm-up lets V8 optimise each path before it is measured.
+  window: { seconds: 2 },
+  rounds: 5,
   warmup: { seconds: 1 },
   curvePhase: { seconds: 4 },
-  // Every new person opens a SQLite database (three files) that stays open ~10 s; a longer
-  // creation phase would run into this machine's open-files limit (see runtime.mjs).
-  creationPhase: { seconds: 4 },
+  // Every new person opens a SQLite database (three files) that stays open ~10 s; each creation
+  // window starts below `settleBelow` of this machine's open-files limit (see runtime.mjs).
+  creationWindow: { seconds: 2 },
   creationWarmup: { seconds: 1 },
   // Shares of the open-files limit workerd must be below before a phase primes its objects, and
   // before the creation phase (which opens thousands) starts.
@@ -42,10 +43,11 @@ export const FULL = {
 export const SMOKE = {
   name: "smoke",
   // Counted in requests: enough to drive every path, over in a fraction of a second each.
-  phase: { amount: 200 },
+  window: { amount: 100 },
+  rounds: 2,
   warmup: null,
   curvePhase: { amount: 100 },
-  creationPhase: { amount: 100 },
+  creationWindow: { amount: 50 },
   creationWarmup: null,
   // A smoke run opens too few objects to come near the limit: no waiting.
   primeBelow: 0.6,

@@ -4,7 +4,10 @@ import { CONNECTIONS } from "./config.mjs";
 import { cpuPerRequest, workerdCpu } from "./runtime.mjs";
 import { workloads } from "./workloads.mjs";
 
-/** Rounds of a phase; workloads use them to keep ids that must be fresh apart between rounds. */
+/**
+ * Rounds of a phase; workloads use them to keep ids that must be fresh apart between rounds. Measured
+ * windows count on from `measure`, one round each.
+ */
 const ROUND = { preflight: 0, prime: 1, warmup: 2, measure: 3 };
 
 /**
@@ -63,24 +66,34 @@ export function startLoad(origin) {
       child.send({ id, origin, connections: CONNECTIONS, ...spec });
     });
 
+  /** One measured run (round `round` keeps its ids apart from every other run's). */
+  async function timed({ workload, params, length, round }) {
+    const before = workerdCpu();
+    const figures = await run({ workload, params: { ...params, round }, ...length });
+    // What bounds throughput on this machine: workerd's CPU (all threads) per answered request.
+    const cpu = cpuPerRequest(before, workerdCpu(), figures.ok);
+    return { ...figures, cpu_us_per_request: Math.round(cpu.total) };
+  }
+
   return {
     /**
-     * Preflight, an unrecorded warm-up, then the measured run, whose figures it answers with the
-     * preflight's object calls and workerd's CPU per request over the measured run. `length` and
-     * `warmup` are `{ seconds }` or `{ amount }` (requests).
+     * Preflight and an unrecorded warm-up; answers the preflight's object calls. `warmup` (and
+     * every `length`) is `{ seconds }` or `{ amount }` (requests).
      */
-    async measure({ workload, params, length, warmup }) {
+    async prepare({ workload, params, warmup }) {
       const calls = await preflight(origin, workload, params);
       if (warmup) await run({ workload, params: { ...params, round: ROUND.warmup }, ...warmup });
-      const before = workerdCpu();
-      const figures = await run({
-        workload,
-        params: { ...params, round: ROUND.measure },
-        ...length,
-      });
-      // What bounds throughput on this machine: workerd's CPU (all threads) per answered request.
-      const cpu = cpuPerRequest(before, workerdCpu(), figures.ok);
-      return { ...figures, cpu_us_per_request: Math.round(cpu.total), object_calls: calls };
+      return calls;
+    },
+    /** The `index`th measured window of a workload, with workerd's CPU per request. */
+    window({ workload, params, length, index }) {
+      return timed({ workload, params, length, round: ROUND.measure + index });
+    },
+    /** Prepare and one measured run, answered with the preflight's object calls. */
+    async measure({ workload, params, length, warmup }) {
+      const calls = await this.prepare({ workload, params, warmup });
+      const figures = await timed({ workload, params, length, round: ROUND.measure });
+      return { ...figures, object_calls: calls };
     },
     /** Exactly `amount` requests before a phase, to touch every object it will use. */
     prime({ workload, params, amount }) {

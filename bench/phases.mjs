@@ -2,22 +2,30 @@
 import { CONNECTIONS } from "./config.mjs";
 
 /**
- * Each figure runs right after the primitive it is held against (`primitive`, besides the floor),
- * so slow drift of the runtime over the run does not tilt a ratio. `prime` is a workload sent
- * once per person (or object) of the working set just before the phase, so its objects are loaded
- * (workerd closes an object idle for ~10 s) and the isolate's caches know them. `opensObjects`
- * marks the phase that creates objects, run short and from a quiet start (config.mjs, runtime.mjs).
+ * Each phase is measured in the same `group` as the primitive it is held against (`primitive`,
+ * besides the floor): the group's phases take turns in short windows, so slow drift of the machine
+ * does not tilt a ratio. `prime` is a workload sent once per person (or object) of the working set
+ * before the group starts, so its objects are loaded (workerd closes an object idle for ~10 s) and
+ * the isolate's caches know them. `opensObjects` marks the phase that creates objects, each window
+ * from a quiet start (config.mjs, runtime.mjs).
  */
 export const PHASES = [
-  { name: "floor", label: "Floor: GET /healthz", workload: "floor" },
+  { name: "floor", label: "Floor: GET /healthz", workload: "floor", group: "reads" },
   // Primed by writes, so that every read finds its row.
-  { name: "read", label: "Primitive: one-row read RPC", workload: "read", prime: "write" },
+  {
+    name: "read",
+    label: "Primitive: one-row read RPC",
+    workload: "read",
+    prime: "write",
+    group: "reads",
+  },
   {
     name: "recognize",
     label: "POS recognize, known person (phone or loyalty id)",
     workload: "recognize",
     primitive: "read",
     prime: "recognize",
+    group: "reads",
   },
   {
     name: "me",
@@ -25,14 +33,22 @@ export const PHASES = [
     workload: "me",
     primitive: "read",
     prime: "me",
+    group: "reads",
   },
-  { name: "write", label: "Primitive: one-row write RPC", workload: "write", prime: "write" },
+  {
+    name: "write",
+    label: "Primitive: one-row write RPC",
+    workload: "write",
+    prime: "write",
+    group: "writes",
+  },
   {
     name: "ingest",
     label: "Ingest a visit, known person",
     workload: "ingest",
     primitive: "write",
     prime: "ingest",
+    group: "writes",
   },
   {
     name: "creation",
@@ -40,6 +56,7 @@ export const PHASES = [
     workload: "creation",
     primitive: "ingest",
     opensObjects: true,
+    group: "writes",
   },
 ];
 
@@ -83,7 +100,63 @@ async function meTokens(api, credentials, numbers) {
   return Promise.all(users.map((n) => credentials.customerToken(`u${n}`)));
 }
 
-/** Runs every phase; a phase that cannot run (preflight refused) stops the bench. */
+export const median = (values) => {
+  const sorted = values.filter((v) => v !== null).sort((a, b) => a - b);
+  return sorted.length ? sorted[Math.floor((sorted.length - 1) / 2)] : null;
+};
+
+/** A phase's windows as one figure: counts summed, rates and latencies as medians of the windows. */
+function combine(windows) {
+  const sum = (key) => windows.reduce((total, w) => total + w[key], 0);
+  const statusCodes = {};
+  for (const w of windows) {
+    for (const [code, n] of Object.entries(w.status_codes))
+      statusCodes[code] = (statusCodes[code] ?? 0) + n;
+  }
+  const of = (key) => median(windows.map((w) => w[key]));
+  return {
+    requests: sum("requests"),
+    ok: sum("ok"),
+    non2xx: sum("non2xx"),
+    errors: sum("errors"),
+    timeouts: sum("timeouts"),
+    status_codes: statusCodes,
+    failures: Object.assign({}, ...windows.map((w) => w.failures)),
+    seconds: sum("seconds"),
+    rps: of("rps"),
+    p50_ms: of("p50_ms"),
+    p90_ms: of("p90_ms"),
+    p99_ms: of("p99_ms"),
+    cpu_us_per_request: of("cpu_us_per_request"),
+    windows: windows.map(({ rps, p50_ms, p99_ms, cpu_us_per_request }) => ({
+      rps,
+      p50_ms,
+      p99_ms,
+      cpu_us_per_request,
+    })),
+  };
+}
+
+/** Exactly one request per object of the working set, so the phase finds them loaded. */
+async function prime(phase, { load, files, params, settings, count }) {
+  if (!phase.prime) return;
+  // Priming opens objects: start it with room for them.
+  await files.room(settings.primeBelow);
+  const primed = await load.prime({
+    workload: phase.prime,
+    params: params[phase.prime],
+    amount: Math.max(count, CONNECTIONS),
+  });
+  if (!mostlyAnswered(primed)) {
+    throw new Error(`priming ${phase.name} failed: ${JSON.stringify(primed.failures)}`);
+  }
+}
+
+/**
+ * Runs every phase, group by group: the phases of a group take turns in short windows, round
+ * after round, so a phase and its primitive see the same state of the machine (whose speed
+ * drifts by tens of percent within minutes). A phase that cannot run stops the bench.
+ */
 export async function measurePhases({ load, api, files, keys, credentials, settings, log }) {
   const { people, workingSet: count } = settings;
   const stride = Math.floor(people / count);
@@ -100,42 +173,47 @@ export async function measurePhases({ load, api, files, keys, credentials, setti
   };
 
   const results = {};
-  for (const [index, phase] of PHASES.entries()) {
-    if (phase.opensObjects) await files.room(settings.settleBelow);
-    const step = `[${index + 1}/${PHASES.length}] ${phase.label}`;
-    if (phase.workload === "me" && !tokens) {
-      results[phase.name] = {
-        available: false,
-        reason: 'GET /v1/me answers 404 "No such endpoint"',
-      };
-      log(`${step}: not available yet`);
-      continue;
-    }
-    log(`${step} …`);
-    if (phase.prime) {
-      // Priming opens objects: start it with room for them.
-      await files.room(settings.primeBelow);
-      const amount = Math.max(count, CONNECTIONS);
-      const primed = await load.prime({
-        workload: phase.prime,
-        params: params[phase.prime],
-        amount,
+  for (const group of [...new Set(PHASES.map((phase) => phase.group))]) {
+    const members = PHASES.filter((phase) => phase.group === group);
+    log(`${group}: ${members.map((phase) => phase.name).join(", ")}, alternating …`);
+    const ready = [];
+    for (const phase of members) {
+      if (phase.workload === "me" && !tokens) {
+        results[phase.name] = {
+          available: false,
+          reason: 'GET /v1/me answers 404 "No such endpoint"',
+        };
+        log(`    ${phase.label}: not available yet`);
+        continue;
+      }
+      await prime(phase, { load, files, params, settings, count });
+      const calls = await load.prepare({
+        workload: phase.workload,
+        params: params[phase.workload],
+        warmup: phase.opensObjects ? settings.creationWarmup : settings.warmup,
       });
-      if (!mostlyAnswered(primed)) {
-        throw new Error(`priming ${phase.name} failed: ${JSON.stringify(primed.failures)}`);
+      ready.push({ phase, calls, windows: [] });
+    }
+    for (let round = 0; round < settings.rounds; round++) {
+      for (const { phase, windows } of ready) {
+        if (phase.opensObjects) await files.room(settings.settleBelow);
+        const window = await load.window({
+          workload: phase.workload,
+          params: params[phase.workload],
+          length: phase.opensObjects ? settings.creationWindow : settings.window,
+          index: round,
+        });
+        windows.push(window);
+        log(`    ${phase.name} ${round + 1}/${settings.rounds}: ${describe(window)}`);
       }
     }
-    const figures = await load.measure({
-      workload: phase.workload,
-      params: params[phase.workload],
-      ...(phase.opensObjects
-        ? { length: settings.creationPhase, warmup: settings.creationWarmup }
-        : { length: settings.phase, warmup: settings.warmup }),
-    });
-    figures.valid = mostlyAnswered(figures);
-    results[phase.name] = { available: true, ...figures };
-    log(`    ${describe(figures)}${figures.valid ? "" : "  INVALID"}`);
-    log(`    object calls per request: ${objectCalls(figures.object_calls)}`);
+    for (const { phase, calls, windows } of ready) {
+      const figures = { ...combine(windows), group, object_calls: calls };
+      figures.valid = mostlyAnswered(figures);
+      results[phase.name] = { available: true, ...figures };
+      log(`${phase.label}: ${describe(figures)}${figures.valid ? "" : "  INVALID"}`);
+      log(`    object calls per request: ${objectCalls(figures.object_calls)}`);
+    }
   }
   return results;
 }

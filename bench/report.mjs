@@ -5,7 +5,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { availableParallelism, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { objectCalls, PHASES } from "./phases.mjs";
+import { median, objectCalls, PHASES } from "./phases.mjs";
 import { workerdVersion } from "./runtime.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -36,6 +36,15 @@ export async function machine() {
 
 const ratio = (a, b) => (a === null || b === null || !b ? null : a / b);
 
+/** Same-group phases took turns: the median of their round-by-round ratios; else of the medians. */
+function versus(phase, base, key) {
+  if (!base) return null;
+  if (phase.group !== base.group || !phase.windows || !base.windows) {
+    return ratio(phase[key], base[key]);
+  }
+  return median(phase.windows.map((w, i) => ratio(w[key], base.windows[i]?.[key] ?? null)));
+}
+
 /** Each phase against the floor and against its primitive (PHASES says which). */
 export function ratios(phases) {
   const floor = phases.floor;
@@ -45,10 +54,10 @@ export function ratios(phases) {
       return [
         name,
         {
-          rps_vs_floor: ratio(phase.rps, floor.rps),
-          p99_vs_floor: ratio(phase.p99_ms, floor.p99_ms),
+          rps_vs_floor: versus(phase, floor, "rps"),
+          p99_vs_floor: versus(phase, floor, "p99_ms"),
           ...(primitive
-            ? { primitive, rps_vs_primitive: ratio(phase.rps, phases[primitive]?.rps ?? null) }
+            ? { primitive, rps_vs_primitive: versus(phase, phases[primitive], "rps") }
             : {}),
         },
       ];
@@ -104,8 +113,10 @@ function markdown(report) {
   const { machine: m, phases, ratios: r, scale, targets: t, run } = report;
   const lines = [
     `Run of ${report.date} (${run.profile}), ${num(run.total_seconds)} s in all. ` +
-      `${run.connections} connections; ${span(run.phase)} per phase` +
-      `${run.warmup ? ` after a ${span(run.warmup)} warm-up` : ""}, creation ${span(run.creation_phase)}, ` +
+      `${run.connections} connections; each phase ${run.rounds} windows of ${span(run.window)} ` +
+      `(creation ${span(run.creation_window)}) taking turns with the other phases of its group` +
+      `${run.warmup ? `, after a ${span(run.warmup)} warm-up` : ""}; figures are medians of the windows, ` +
+      "ratios to a primitive medians of the same-round ratios; " +
       `${span(run.curve_phase)} per curve point. Seeded ${num(run.seed.people)} people ` +
       `(${num(run.seed.profiles)} profiles, ${num(run.seed.events)} events, history median ` +
       `${run.seed.history_median}, max ${run.seed.history_max}) in ${num(run.seed.seconds)} s; the phases ` +

@@ -103,10 +103,11 @@ async function main() {
     run: {
       profile: settings.name,
       connections: CONNECTIONS,
-      phase: settings.phase,
+      window: settings.window,
+      rounds: settings.rounds,
       warmup: settings.warmup,
       curve_phase: settings.curvePhase,
-      creation_phase: settings.creationPhase,
+      creation_window: settings.creationWindow,
       max_events_per_profile: settings.maxEventsPerProfile,
       working_set: settings.workingSet,
       storage_folder: dirname(data.path),
