@@ -92,7 +92,12 @@ export function startLoad(origin) {
     /** Prepare and one measured run, answered with the preflight's object calls. */
     async measure({ workload, params, length, warmup }) {
       const calls = await this.prepare({ workload, params, warmup });
-      const figures = await timed({ workload, params, length, round: ROUND.measure });
+      const { latencies_ms: _all, ...figures } = await timed({
+        workload,
+        params,
+        length,
+        round: ROUND.measure,
+      });
       return { ...figures, object_calls: calls };
     },
     /** Exactly `amount` requests before a phase, to touch every object it will use. */

@@ -2,13 +2,8 @@
 // orchestrator and it talks to workerd over real sockets. One message from the parent is one
 // autocannon run; the answer is that run's figures.
 import autocannon from "autocannon";
+import { percentile } from "./stats.mjs";
 import { workloads } from "./workloads.mjs";
-
-/** Exact percentiles from every 2xx latency (autocannon's histogram rounds to whole ms). */
-function percentile(sorted, q) {
-  if (sorted.length === 0) return null;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-}
 
 /** Runs for `seconds`, or for exactly `amount` requests (priming objects before a phase). */
 async function measure({ origin, workload, params, connections, seconds, amount }) {
@@ -58,6 +53,9 @@ async function measure({ origin, workload, params, connections, seconds, amount 
     p50_ms: percentile(sorted, 0.5),
     p90_ms: percentile(sorted, 0.9),
     p99_ms: percentile(sorted, 0.99),
+    // Every 2xx latency, sorted, so windows of one phase can be pooled (exact percentiles; autocannon's
+    // histogram rounds to whole ms).
+    latencies_ms: Array.from(sorted),
   };
 }
 

@@ -1,5 +1,6 @@
 // The measured phases at fixed concurrency, in the order they run, and what each compares with.
 import { CONNECTIONS } from "./config.mjs";
+import { median, percentile } from "./stats.mjs";
 
 /**
  * Each phase is measured in the same `group` as the primitive it is held against (`primitive`,
@@ -100,12 +101,10 @@ async function meTokens(api, credentials, numbers) {
   return Promise.all(users.map((n) => credentials.customerToken(`u${n}`)));
 }
 
-export const median = (values) => {
-  const sorted = values.filter((v) => v !== null).sort((a, b) => a - b);
-  return sorted.length ? sorted[Math.floor((sorted.length - 1) / 2)] : null;
-};
-
-/** A phase's windows as one figure: counts summed, rates and latencies as medians of the windows. */
+/**
+ * A phase's windows as one figure: counts summed, requests/s and CPU as medians of the windows,
+ * latency percentiles exact over every window's latencies pooled.
+ */
 function combine(windows) {
   const sum = (key) => windows.reduce((total, w) => total + w[key], 0);
   const statusCodes = {};
@@ -114,6 +113,7 @@ function combine(windows) {
       statusCodes[code] = (statusCodes[code] ?? 0) + n;
   }
   const of = (key) => median(windows.map((w) => w[key]));
+  const pooled = windows.flatMap((w) => w.latencies_ms).sort((a, b) => a - b);
   return {
     requests: sum("requests"),
     ok: sum("ok"),
@@ -124,9 +124,9 @@ function combine(windows) {
     failures: Object.assign({}, ...windows.map((w) => w.failures)),
     seconds: sum("seconds"),
     rps: of("rps"),
-    p50_ms: of("p50_ms"),
-    p90_ms: of("p90_ms"),
-    p99_ms: of("p99_ms"),
+    p50_ms: percentile(pooled, 0.5),
+    p90_ms: percentile(pooled, 0.9),
+    p99_ms: percentile(pooled, 0.99),
     cpu_us_per_request: of("cpu_us_per_request"),
     windows: windows.map(({ rps, p50_ms, p99_ms, cpu_us_per_request }) => ({
       rps,
