@@ -12,6 +12,7 @@ import { apiClient } from "./client.mjs";
 import { SMOKE } from "./config.mjs";
 import { benchCredentials } from "./credentials.mjs";
 import { startLoad } from "./load.mjs";
+import { workloadParams } from "./phases.mjs";
 import { bundle, cpuPerRequest, dataFolder, withWorker, workerdCpu } from "./runtime.mjs";
 import { createKeys, seedCrowd } from "./seed.mjs";
 
@@ -206,15 +207,7 @@ async function main() {
           credentials.customerToken(`u${i * 2 * stride}`),
         ),
       );
-      const params = {
-        floor: {},
-        read: { objects: count },
-        write: { objects: count },
-        recognize: { key: keys.pos, count, stride },
-        me: { tokens },
-        ingest: { key: keys.server, count, stride },
-        creation: { key: keys.server },
-      };
+      const params = workloadParams({ keys, count, stride, tokens });
       const load = startLoad(worker.url);
       try {
         if (cpuOnly) await compare({ load, params, phases, files: worker.files });
