@@ -3,7 +3,7 @@
 
 /**
  * Number ranges that never overlap: the seeded crowd, the scale-curve profiles, the merge pairs
- * and the strangers of the creation phase (half a million per round of a phase, load.mjs).
+ * and the strangers of the creation phase (200,000 per round of a phase, workloads.mjs).
  */
 export const RANGES = { crowd: 0, scale: 4_000_000, merge: 4_100_000, strangers: 5_000_000 };
 

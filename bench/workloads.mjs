@@ -8,6 +8,13 @@ const json = (key, body) => ({
   body: JSON.stringify(body),
 });
 
+/**
+ * Fresh numbers for each round of the creation phase: far more than a 2-s window sends, and few
+ * enough that every round (preflight, prime, warm-up, up to twelve windows) keeps the strangers'
+ * phone numbers valid (people.mjs: below 8,000,000).
+ */
+const STRANGERS_PER_ROUND = 200_000;
+
 /** Known people are taken in turn: `count` of them, `stride` apart, from `first` on. */
 const known = ({ first = 0, count, stride = 1 }, i) => identifiersOf(first + (i % count) * stride);
 
@@ -51,7 +58,7 @@ export const workloads = {
 
   /** Someone never seen before signs up: every identifier is new, so every one is claimed. */
   creation: (params) => (i) => {
-    const n = RANGES.strangers + params.round * 500_000 + i;
+    const n = RANGES.strangers + params.round * STRANGERS_PER_ROUND + i;
     const { email, phone, loyalty_id, anonymous_id } = identifiersOf(n);
     const event = {
       id: `signup-${n}`,
