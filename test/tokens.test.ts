@@ -424,4 +424,15 @@ describe("rate limits", () => {
     expect(statuses.at(-1)).toBe(429);
     expect(Number(retryAfter)).toBeGreaterThan(0);
   });
+
+  it("counts a kiosk's events against the same per-identifier limit as its lookups", async () => {
+    const kiosk = await createKey("kiosk", { store_id: "s" });
+    const statuses: number[] = [];
+    for (let i = 0; i < 11; i++) {
+      const res = await event(kiosk, { type: "visit", identifiers: { phone: "+14155550188" } });
+      statuses.push(res.status);
+    }
+    expect(statuses.slice(0, 10).every((s) => s === 200)).toBe(true);
+    expect(statuses[10]).toBe(429);
+  });
 });

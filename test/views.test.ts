@@ -152,6 +152,16 @@ describe("views by role", () => {
     }
   });
 
+  it("keeps a kiosk or a till from finding a person through an event by what it may not look up by", async () => {
+    for (const identifiers of [{ email: person.email }, { user_id: person.userId }]) {
+      const res = await event(keys.kiosk, { type: "visit", identifiers });
+      expect(res.status, res.text).toBe(403);
+      expect(res.text).not.toContain(person.profileId);
+    }
+    const till = await event(keys.pos, { type: "visit", identifiers: { anonymous_id: "a1" } });
+    expect(till.status).toBe(403);
+  });
+
   it("keeps a POS from looking up by device or anonymous ids", async () => {
     const res = await call("/v1/recognize", {
       key: keys.pos,

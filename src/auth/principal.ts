@@ -1,4 +1,5 @@
 // Who is calling, decided from the credential alone; bodies only ever make claims.
+import { IDENTIFIER_TYPES, type IdentifierType } from "../identity/types";
 import type { ViewKind } from "../profile/views";
 import type { Channel } from "../schemas";
 
@@ -25,6 +26,21 @@ export function viewFor(principal: Principal): ViewKind {
       return "kiosk";
     default:
       return "customer";
+  }
+}
+
+/**
+ * What a role may find a person by: in a lookup, and in an event, whose answer is the person's
+ * profile too. A kiosk faces the public, so only card or phone; a till never by device ids.
+ */
+export function lookupTypes(principal: Principal): readonly IdentifierType[] {
+  switch (principal.role) {
+    case "pos":
+      return ["email", "phone", "loyalty_id", "user_id"];
+    case "kiosk":
+      return ["loyalty_id", "phone"];
+    default:
+      return IDENTIFIER_TYPES;
   }
 }
 

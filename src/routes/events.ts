@@ -2,10 +2,11 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { ZodError } from "zod";
 import { allow } from "../auth/authenticate";
-import { defaultChannel, type Principal, viewFor } from "../auth/principal";
+import { defaultChannel, lookupTypes, type Principal, viewFor } from "../auth/principal";
+import { limitLookup } from "../auth/rate-limit";
 import { fieldErrors, invalid, Problem } from "../errors";
 import { bearer, json, problems, resolverFor, router } from "../http";
-import { prepareIdentifiers } from "../identity/identifiers";
+import { onlyTypes, prepareIdentifiers } from "../identity/identifiers";
 import type { Resolver } from "../identity/resolver";
 import type { Identifier } from "../identity/types";
 import { checkPurposes } from "../profile/consent";
@@ -78,10 +79,15 @@ async function identifiersOf(
   const own = await credentialIdentifier(env, principal);
   const mine = { anonymous_id: undefined, user_id: undefined };
   if (!own) {
-    return {
-      verified: await prepareIdentifiers(input, settingsFor(env), env.IDENTITY_PEPPER),
-      claimed: [],
-    };
+    // The answer names the person's profile: a key finds people by what it may look them up by.
+    onlyTypes(input, lookupTypes(principal), principal.role);
+    const verified = await prepareIdentifiers(input, settingsFor(env), env.IDENTITY_PEPPER);
+    await limitLookup(
+      env,
+      principal,
+      verified.map((identifier) => identifier.hash),
+    );
+    return { verified, claimed: [] };
   }
   for (const type of ["anonymous_id", "user_id"] as const) {
     if (input[type] !== undefined && !(own.type === type && input[type] === own.value)) {

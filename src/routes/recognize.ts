@@ -1,13 +1,11 @@
 // POST /v1/recognize: look a person up without writing anything.
 import { createRoute } from "@hono/zod-openapi";
 import { allow } from "../auth/authenticate";
-import type { Principal } from "../auth/principal";
-import { viewFor } from "../auth/principal";
+import { lookupTypes, viewFor } from "../auth/principal";
 import { limitLookup } from "../auth/rate-limit";
 import { Problem } from "../errors";
 import { bearer, json, problems, resolverFor, router } from "../http";
 import { onlyTypes, prepareIdentifiers } from "../identity/identifiers";
-import { IDENTIFIER_TYPES, type IdentifierType } from "../identity/types";
 import { RecognizeRequestSchema, RecognizeResultSchema } from "../schemas";
 import { settingsFor } from "../settings";
 
@@ -24,16 +22,10 @@ const route = createRoute({
   },
 });
 
-/** What each role may look a person up by: a kiosk faces the public, so only card or phone. */
-const lookupTypes: Partial<Record<Principal["role"], readonly IdentifierType[]>> = {
-  pos: ["email", "phone", "loyalty_id", "user_id"],
-  kiosk: ["loyalty_id", "phone"],
-};
-
 export const recognize = router().openapi(route, async (c) => {
   const principal = c.get("principal");
   const { identifiers: input } = c.req.valid("json");
-  onlyTypes(input, lookupTypes[principal.role] ?? IDENTIFIER_TYPES, principal.role);
+  onlyTypes(input, lookupTypes(principal), principal.role);
   const identifiers = await prepareIdentifiers(input, settingsFor(c.env), c.env.IDENTITY_PEPPER);
   if (identifiers.length === 0) {
     throw new Problem(400, "Give at least one usable identifier", {
