@@ -72,7 +72,7 @@ export function startLoad(origin) {
     const figures = await run({ workload, params: { ...params, round }, ...length });
     // What bounds throughput on this machine: workerd's CPU (all threads) per answered request.
     const cpu = cpuPerRequest(before, workerdCpu(), figures.ok);
-    return { ...figures, cpu_us_per_request: Math.round(cpu.total) };
+    return { ...figures, cpu_us_per_request: Math.round(cpu.total), cpu_by_thread: cpu.text };
   }
 
   return {

@@ -13,14 +13,16 @@ import { SMOKE } from "./config.mjs";
 import { benchCredentials } from "./credentials.mjs";
 import { startLoad } from "./load.mjs";
 import { workloadParams } from "./phases.mjs";
-import { bundle, cpuPerRequest, dataFolder, withWorker, workerdCpu } from "./runtime.mjs";
+import { bundle, dataFolder, withWorker } from "./runtime.mjs";
 import { createKeys, seedCrowd } from "./seed.mjs";
+import { median } from "./stats.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const INSPECTOR_PORT = 9231;
 const SECONDS = 5;
 const ROUNDS = 5;
 const ROUND_SECONDS = 2;
+const WARMUP = { seconds: 2 };
 /** What each phase's throughput is held against, as issue #5's targets say. */
 const AGAINST = { recognize: "read", me: "read", ingest: "write", creation: "ingest" };
 const TOP = 25;
@@ -106,13 +108,6 @@ function print(summary, requests) {
   }
 }
 
-/** One phase's load for `seconds`, with workerd's CPU per request over exactly that time. */
-async function timed(load, workload, params, seconds) {
-  const before = workerdCpu();
-  const figures = await load.measure({ workload, params, length: { seconds } });
-  return { figures, spent: cpuPerRequest(before, workerdCpu(), figures.ok) };
-}
-
 /** Each phase in turn under V8's profiler, after a warm-up. */
 async function profilePhases({ load, params, phases }) {
   const out = join(root, "bench", ".out", "profiles");
@@ -123,12 +118,17 @@ async function profilePhases({ load, params, phases }) {
     await inspector.send("Profiler.setSamplingInterval", { interval: SAMPLE_US });
     for (const phase of phases) {
       // Warm: every object of the working set loaded, V8 optimised, before sampling.
-      await load.measure({ workload: phase, params: params[phase], length: { seconds: 2 } });
+      await load.prepare({ workload: phase, params: params[phase], warmup: WARMUP });
       await inspector.send("Profiler.start");
-      const { figures, spent } = await timed(load, phase, params[phase], SECONDS);
+      const figures = await load.window({
+        workload: phase,
+        params: params[phase],
+        length: { seconds: SECONDS },
+        index: 0,
+      });
       const { profile } = await inspector.send("Profiler.stop");
       console.log(`\n== ${phase}: ${Math.round(figures.rps)} req/s under the profiler`);
-      console.log(`-- workerd CPU per request: ${spent.text}`);
+      console.log(`-- workerd CPU per request: ${figures.cpu_by_thread}`);
       const file = join(out, `${phase}.cpuprofile`);
       await writeFile(file, JSON.stringify(profile));
       print(summarise(profile), figures.ok);
@@ -139,11 +139,6 @@ async function profilePhases({ load, params, phases }) {
   }
 }
 
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-};
-
 /**
  * The phases in alternation, ROUNDS short windows each: this machine's speed drifts by tens of
  * percent within minutes, so a phase is compared with its primitive window by window and the
@@ -152,14 +147,22 @@ const median = (values) => {
 async function compare({ load, params, phases, files }) {
   const rounds = Object.fromEntries(phases.map((phase) => [phase, []]));
   for (const phase of phases) {
-    await load.measure({ workload: phase, params: params[phase], length: { seconds: 2 } });
+    await load.prepare({ workload: phase, params: params[phase], warmup: WARMUP });
   }
   for (let round = 0; round < ROUNDS; round++) {
     for (const phase of phases) {
       if (phase === "creation") await files.room(0.3);
-      const { figures, spent } = await timed(load, phase, params[phase], ROUND_SECONDS);
-      rounds[phase].push({ rps: figures.rps, us: spent.total });
-      console.log(`round ${round + 1} ${phase}: ${Math.round(figures.rps)} req/s, ${spent.text}`);
+      // Each window its own round: an ingest or a signup sent again would be a duplicate.
+      const figures = await load.window({
+        workload: phase,
+        params: params[phase],
+        length: { seconds: ROUND_SECONDS },
+        index: round,
+      });
+      rounds[phase].push({ rps: figures.rps, us: figures.cpu_us_per_request });
+      console.log(
+        `round ${round + 1} ${phase}: ${Math.round(figures.rps)} req/s, ${figures.cpu_by_thread}`,
+      );
     }
   }
   console.log("\n== medians (req/s, workerd CPU per request) and throughput against the primitive");
