@@ -1,9 +1,12 @@
 // Shared pieces of every route module: the router factory, problem responses for the OpenAPI
 // document, and the request context the resolver needs.
 import { OpenAPIHono } from "@hono/zod-openapi";
-import type { Context } from "hono";
+import type { Context, TypedResponse } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { JSONParsed } from "hono/utils/types";
 import { invalid } from "./errors";
 import { Resolver } from "./identity/resolver";
+import type { JsonText } from "./json-text";
 import { ProblemSchema } from "./schemas";
 import { settingsFor } from "./settings";
 
@@ -45,6 +48,16 @@ export function problems(...statuses: (keyof typeof descriptions)[]) {
 export const json = <T>(schema: T) => ({ content: { "application/json": { schema } } });
 
 export const bearer = [{ Bearer: [] }];
+
+/** JSON text as the response body, typed as `c.json` types its value, for typed routes. */
+export function sendJson<T, S extends ContentfulStatusCode>(
+  c: Context,
+  text: JsonText<T>,
+  status: S,
+) {
+  const response = c.body(text, status, { "content-type": "application/json" });
+  return response as typeof response & TypedResponse<JSONParsed<T>, S, "json">;
+}
 
 export function resolverFor(c: Context<AppEnv>): Resolver {
   return new Resolver({

@@ -2,6 +2,7 @@
 // A known person costs one hop: identifier → profile comes from an isolate cache, which stays
 // safe because merged-away profiles forward and erased ones answer missing.
 import { Problem } from "../errors";
+import type { JsonText } from "../json-text";
 import {
   type IngestOutcome,
   type MergeInfo,
@@ -10,8 +11,8 @@ import {
   type ProfileStub,
   profileStub,
 } from "../profile/protocol";
-import type { ViewKind } from "../profile/views";
-import type { ProfileView, TimelineEvent } from "../schemas";
+import type { ViewKind, ViewOf } from "../profile/views";
+import type { TimelineEvent } from "../schemas";
 import type { Settings } from "../settings";
 import { type Candidate, type Holdings, type Offered, plan, type Refusal } from "./rules";
 import { shardOf } from "./shards";
@@ -90,6 +91,18 @@ export class Resolver {
     throw new Problem(409, "This profile is being merged; retry in a moment");
   }
 
+  /**
+   * A profile's view of `kind` as JSON text, following forwards; null when it does not exist.
+   * The object builds exactly the kind asked for; RPC typing loses that link, hence the cast.
+   */
+  view<K extends ViewKind>(profileId: string, kind: K, via: Identifier[] = []) {
+    return this.call(
+      profileId,
+      (stub) => stub.view(kind) as Promise<Outcome<JsonText<ViewOf<K>>>>,
+      via,
+    );
+  }
+
   /** Owners of each identifier, from the isolate cache where known. */
   async owners(identifiers: Identifier[], fresh = false): Promise<(string | null)[]> {
     return Promise.all(
@@ -104,17 +117,17 @@ export class Resolver {
   }
 
   /** The profile holding the highest-priority identifier, in the given view; null if none. */
-  async recognize(
+  async recognize<K extends ViewKind>(
     identifiers: Identifier[],
-    kind: ViewKind,
-  ): Promise<{ profileId: string; view: ProfileView } | null> {
+    kind: K,
+  ): Promise<{ profileId: string; view: JsonText<ViewOf<K>> } | null> {
     const sorted = [...identifiers].sort((a, b) => priority(a.type) - priority(b.type));
     for (const fresh of [false, true]) {
       const found = await this.owners(sorted, fresh);
       for (const [i, owner] of found.entries()) {
         const identifier = sorted[i];
         if (!owner || !identifier) continue;
-        const result = await this.call(owner, (stub) => stub.view(kind), [identifier]);
+        const result = await this.view(owner, kind, [identifier]);
         if (result) return { profileId: result.profileId, view: result.value };
       }
     }
@@ -125,17 +138,17 @@ export class Resolver {
    * Records an event on the profile its identifiers resolve to, creating, linking and merging as
    * the rules allow. Verified identifiers link and merge; claimed ones are only kept.
    */
-  async ingest(input: {
+  async ingest<K extends ViewKind>(input: {
     event: TimelineEvent;
     identifiers: Identifier[];
     claimed: Identifier[];
     source: string;
-    view: ViewKind;
+    view: K;
   }): Promise<{
     status: "recorded" | "duplicate";
     profileId: string;
     merged: string[];
-    view: ProfileView;
+    view: JsonText<ViewOf<K>>;
   }> {
     const { identifiers, event } = input;
     const merged: string[] = [];
@@ -223,7 +236,8 @@ export class Resolver {
         status: recorded ? "recorded" : "duplicate",
         profileId: result.profileId,
         merged,
-        view: outcome.view,
+        // The object answers the kind asked for (see `view`).
+        view: outcome.view as JsonText<ViewOf<K>>,
       };
     }
     throw new Problem(409, "These identifiers are changing concurrently; retry the event");

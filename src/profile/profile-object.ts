@@ -3,6 +3,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { admit, type Holdings, type KeyType, type Offered, type Refusal } from "../identity/rules";
 import { type IdentifierType, KEY_TYPES } from "../identity/types";
+import type { JsonText } from "../json-text";
 import type { Conflict, Export, MergeRecord, TimelineEvent, TraitValue } from "../schemas";
 import { type Settings, settingsFor } from "../settings";
 import { migrate, type Sql, sqlTag } from "../sql";
@@ -18,11 +19,12 @@ import type {
 } from "./protocol";
 import { PERSONAL_TABLES, profileMigrations } from "./schema";
 import {
-  buildView,
   fullView,
   type HeldIdentifier,
   type ProfileState,
   type ViewKind,
+  type ViewOf,
+  viewText,
 } from "./views";
 
 interface Loaded extends ProfileState {
@@ -72,10 +74,10 @@ export class ProfileObject extends DurableObject<Env> {
     return ok(this.#holdings(profileId));
   }
 
-  view(kind: ViewKind): Outcome<ReturnType<typeof buildView>> {
+  view<K extends ViewKind>(kind: K): Outcome<JsonText<ViewOf<K>>> {
     const moved = this.#moved();
     if (moved) return moved;
-    return this.#state ? ok(buildView(kind, this.#state)) : MISSING;
+    return this.#state ? ok(viewText(kind, this.#state)) : MISSING;
   }
 
   timeline(limit: number, before: Cursor | null): Outcome<TimelinePage> {
@@ -102,7 +104,7 @@ export class ProfileObject extends DurableObject<Env> {
     const eventId = input.event.event_id;
     const duplicate = this.#sql`SELECT 1 FROM event_ids WHERE event_id = ${eventId}`.length > 0;
     if (duplicate)
-      return ok({ kind: "duplicate", view: buildView(input.view, state), accepted: [] });
+      return ok({ kind: "duplicate", view: viewText(input.view, state), accepted: [] });
 
     const fresh = input.offered.filter((o) => !state.identifierHashes.get(o.hash)?.verified);
     const admission = admit(
@@ -133,7 +135,7 @@ export class ProfileObject extends DurableObject<Env> {
     });
     return ok({
       kind: "recorded",
-      view: buildView(input.view, state),
+      view: viewText(input.view, state),
       accepted: admission.accepted,
     });
   }

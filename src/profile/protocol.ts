@@ -1,6 +1,7 @@
 // The ProfileObject's RPC contract: plain data in and out, domain outcomes as values, not throws.
 import type { Holdings, Offered, Refusal } from "../identity/rules";
 import type { IdentifierType } from "../identity/types";
+import type { JsonText } from "../json-text";
 import type { Conflict, MergeRecord, ProfileView, TimelineEvent, TraitValue } from "../schemas";
 import type { Aggregate } from "./computed";
 import type { ProfileObject } from "./profile-object";
@@ -35,7 +36,7 @@ export interface IngestInput {
 export type IngestOutcome =
   | {
       kind: "recorded" | "duplicate";
-      view: ProfileView;
+      view: JsonText<ProfileView>;
       /** Offered identifiers this profile took: the caller links them. */
       accepted: Offered[];
     }

@@ -1,6 +1,7 @@
 // Views: the one place that decides which fields of a profile a role sees.
 
 import type { IdentifierType } from "../identity/types";
+import { type JsonText, jsonText } from "../json-text";
 import type {
   Conflict,
   CustomerView,
@@ -15,6 +16,7 @@ import type {
 import { type Aggregate, toComputed } from "./computed";
 
 export type ViewKind = ProfileView["view"];
+export type ViewOf<K extends ViewKind> = Extract<ProfileView, { view: K }>;
 
 export interface HeldIdentifier {
   type: IdentifierType;
@@ -144,13 +146,18 @@ export function customerView(state: ProfileState): CustomerView {
   };
 }
 
-const builders: { [K in ViewKind]: (state: ProfileState) => ProfileView } = {
+const builders: { [K in ViewKind]: (state: ProfileState) => ViewOf<K> } = {
   full: fullView,
   staff: staffView,
   kiosk: kioskView,
   customer: customerView,
 };
 
-export function buildView(kind: ViewKind, state: ProfileState): ProfileView {
-  return builders[kind](state);
+export function buildView<K extends ViewKind>(kind: K, state: ProfileState): ViewOf<K> {
+  return builders[kind](state) as ViewOf<K>;
+}
+
+/** A view as the JSON text it is sent as (json-text.ts). */
+export function viewText<K extends ViewKind>(kind: K, state: ProfileState): JsonText<ViewOf<K>> {
+  return jsonText(buildView(kind, state));
 }

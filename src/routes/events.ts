@@ -5,10 +5,11 @@ import { allow } from "../auth/authenticate";
 import { defaultChannel, lookupTypes, type Principal, viewFor } from "../auth/principal";
 import { limitLookup } from "../auth/rate-limit";
 import { fieldErrors, invalid, Problem } from "../errors";
-import { bearer, json, problems, resolverFor, router } from "../http";
+import { bearer, json, problems, resolverFor, router, sendJson } from "../http";
 import { onlyTypes, prepareIdentifiers } from "../identity/identifiers";
 import type { Resolver } from "../identity/resolver";
 import type { Identifier } from "../identity/types";
+import { embed, type JsonText, jsonList, jsonText } from "../json-text";
 import { checkPurposes } from "../profile/consent";
 import {
   BatchResultSchema,
@@ -110,7 +111,7 @@ async function ingestOne(
   env: Env,
   principal: Principal,
   input: EventInput,
-): Promise<IngestResult> {
+): Promise<JsonText<IngestResult>> {
   if (input.type === "consent") {
     checkPurposes(
       input.properties.purposes,
@@ -137,13 +138,13 @@ async function ingestOne(
     source: principal.role,
     view: viewFor(principal),
   });
-  return {
+  const fields = {
     event_id: event.event_id,
     status: result.status,
     profile_id: result.profileId,
     merged_profile_ids: result.merged,
-    profile: result.view,
   };
+  return embed(fields, "profile", result.view);
 }
 
 /** A batch answers every event on its own: one bad event does not sink the others. */
@@ -160,8 +161,9 @@ export const events = router().openapi(
     const principal = c.get("principal");
     const body = c.req.valid("json");
     const resolver = resolverFor(c);
-    if (!("batch" in body)) return c.json(await ingestOne(resolver, c.env, principal, body), 200);
-    const results = [];
+    if (!("batch" in body))
+      return sendJson(c, await ingestOne(resolver, c.env, principal, body), 200);
+    const results: JsonText<IngestResult | ReturnType<typeof prefixed>>[] = [];
     // In order, one at a time: later events of a batch may depend on earlier ones.
     for (const [index, raw] of body.batch.entries()) {
       const parsed = EventSchema.safeParse(raw);
@@ -170,10 +172,10 @@ export const events = router().openapi(
         results.push(await ingestOne(resolver, c.env, principal, parsed.data));
       } catch (error) {
         if (!(error instanceof Problem) || error.status === 500) throw error;
-        results.push(prefixed(error, index));
+        results.push(jsonText(prefixed(error, index)));
       }
     }
-    return c.json({ results }, 200);
+    return sendJson(c, embed({}, "results", jsonList(results)), 200);
   },
   (result): undefined => {
     if (result.success) return;

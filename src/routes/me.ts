@@ -2,7 +2,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { allow } from "../auth/authenticate";
 import { defaultChannel } from "../auth/principal";
-import { bearer, json, problems, router } from "../http";
+import { bearer, json, problems, router, sendJson } from "../http";
 import { CustomerViewSchema } from "../schemas";
 import { ownProfile } from "./own-profile";
 import { eraseProfile, exportProfile, personDataRoutes, setConsent } from "./person-data";
@@ -30,7 +30,7 @@ const own = personDataRoutes(
 );
 
 export const me = router()
-  .openapi(getMe, async (c) => c.json((await ownProfile(c)).view, 200))
+  .openapi(getMe, async (c) => sendJson(c, (await ownProfile(c)).view, 200))
   .openapi(own.consent, async (c) => {
     const { profileId } = await ownProfile(c);
     const fallback = defaultChannel(c.get("principal")) ?? "web";

@@ -5,7 +5,8 @@ import { Problem } from "../errors";
 import { type AppEnv, resolverFor } from "../http";
 import { hashIdentifier } from "../identity/hash";
 import type { Identifier } from "../identity/types";
-import type { CustomerView, ProfileView } from "../schemas";
+import type { JsonText } from "../json-text";
+import type { CustomerView } from "../schemas";
 
 /** The identifier a customer or device credential vouches for: its user_id or its anonymous_id. */
 export async function credentialIdentifier(
@@ -28,20 +29,18 @@ export async function credentialIdentifier(
  */
 export async function ownProfile(
   c: Context<AppEnv>,
-): Promise<{ profileId: string; view: CustomerView }> {
+): Promise<{ profileId: string; view: JsonText<CustomerView> }> {
   const principal = c.get("principal");
   const resolver = resolverFor(c);
-  let found: { profileId: string; view: ProfileView } | null = null;
+  let found: { profileId: string; view: JsonText<CustomerView> } | null = null;
   if (principal.role === "customer" && principal.profileId) {
-    const result = await resolver.call(principal.profileId, (stub) => stub.view("customer"));
+    const result = await resolver.view(principal.profileId, "customer");
     found = result && { profileId: result.profileId, view: result.value };
   }
   if (!found) {
     const identifier = await credentialIdentifier(c.env, principal);
     found = identifier && (await resolver.recognize([identifier], "customer"));
   }
-  if (found?.view.view !== "customer") {
-    throw new Problem(404, "No profile is linked to this credential yet");
-  }
-  return { profileId: found.profileId, view: found.view };
+  if (!found) throw new Problem(404, "No profile is linked to this credential yet");
+  return found;
 }

@@ -3,7 +3,7 @@ import { createRoute } from "@hono/zod-openapi";
 import { allow } from "../auth/authenticate";
 import { defaultChannel, viewFor } from "../auth/principal";
 import { Problem } from "../errors";
-import { bearer, json, problems, router } from "../http";
+import { bearer, json, problems, router, sendJson } from "../http";
 import { decodeCursor } from "../profile/profile-object";
 import type { TimelinePage } from "../profile/protocol";
 import { timelineFor } from "../profile/views";
@@ -70,7 +70,7 @@ export const profiles = router()
   .openapi(getProfile, async (c) => {
     const id = profileId(c.req.valid("param").profile_id);
     const kind = viewFor(c.get("principal"));
-    return c.json((await onProfile(c, id, (stub) => stub.view(kind))).value, 200);
+    return sendJson(c, (await onProfile(c, id, (stub) => stub.view(kind))).value, 200);
   })
   .openapi(getTimeline, async (c) => {
     const id = profileId(c.req.valid("param").profile_id);

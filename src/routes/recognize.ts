@@ -4,8 +4,9 @@ import { allow } from "../auth/authenticate";
 import { lookupTypes, viewFor } from "../auth/principal";
 import { limitLookup } from "../auth/rate-limit";
 import { Problem } from "../errors";
-import { bearer, json, problems, resolverFor, router } from "../http";
+import { bearer, json, problems, resolverFor, router, sendJson } from "../http";
 import { onlyTypes, prepareIdentifiers } from "../identity/identifiers";
+import { embed } from "../json-text";
 import { RecognizeRequestSchema, RecognizeResultSchema } from "../schemas";
 import { settingsFor } from "../settings";
 
@@ -39,5 +40,5 @@ export const recognize = router().openapi(route, async (c) => {
   );
   const found = await resolverFor(c).recognize(identifiers, viewFor(principal));
   if (!found) throw new Problem(404, "No profile holds any of these identifiers");
-  return c.json({ profile_id: found.profileId, profile: found.view }, 200);
+  return sendJson(c, embed({ profile_id: found.profileId }, "profile", found.view), 200);
 });

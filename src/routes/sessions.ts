@@ -5,10 +5,11 @@ import { allow } from "../auth/authenticate";
 import { issueServiceToken, verifyServiceToken } from "../auth/jwt";
 import { randomToken } from "../auth/secrets";
 import { Problem } from "../errors";
-import { type AppEnv, bearer, json, problems, resolverFor, router } from "../http";
+import { type AppEnv, bearer, json, problems, resolverFor, router, sendJson } from "../http";
 import { hashIdentifier } from "../identity/hash";
 import type { Identifier } from "../identity/types";
-import { CustomerViewSchema, type ProfileView } from "../schemas";
+import { embed } from "../json-text";
+import { CustomerViewSchema } from "../schemas";
 
 /** Long enough for a returning visitor (the SDK refreshes it on every visit), short enough to expire. */
 const DEVICE_TOKEN_SECONDS = 7 * 24 * 3600;
@@ -82,12 +83,6 @@ async function record(
   });
 }
 
-// Sessions always ask for the customer view; anything else is a bug here, not the caller's fault.
-const asCustomerView = (view: ProfileView) => {
-  if (view.view !== "customer") throw new Error(`expected the customer view, got ${view.view}`);
-  return view;
-};
-
 export const sessions = router().openapi(route, async (c) => {
   const principal = c.get("principal");
   const deviceToken = c.req.valid("json")?.device_token;
@@ -106,16 +101,13 @@ export const sessions = router().openapi(route, async (c) => {
       { kind: "device", keyId: principal.keyId, anonymousId },
       DEVICE_TOKEN_SECONDS,
     );
-    return c.json(
-      {
-        token,
-        expires_at: expiresAt,
-        anonymous_id: anonymousId,
-        profile_id: profile.profileId,
-        profile: asCustomerView(profile.view),
-      },
-      200,
-    );
+    const fields = {
+      token,
+      expires_at: expiresAt,
+      anonymous_id: anonymousId,
+      profile_id: profile.profileId,
+    };
+    return sendJson(c, embed(fields, "profile", profile.view), 200);
   }
   if (principal.role !== "customer")
     throw new Problem(403, "Sessions are for web keys and customers");
@@ -129,13 +121,6 @@ export const sessions = router().openapi(route, async (c) => {
     { kind: "session", userId: principal.userId, profileId: linked.profileId },
     SESSION_TOKEN_SECONDS,
   );
-  return c.json(
-    {
-      token,
-      expires_at: expiresAt,
-      profile_id: linked.profileId,
-      profile: asCustomerView(linked.view),
-    },
-    200,
-  );
+  const fields = { token, expires_at: expiresAt, profile_id: linked.profileId };
+  return sendJson(c, embed(fields, "profile", linked.view), 200);
 });

@@ -1,0 +1,27 @@
+// JSON made once, where the data lives, and passed on as text: a profile view crosses RPC as a
+// string (cheaper to pass than an object graph) and becomes the response body as it is, with no
+// structured clone, parse or second stringify on the way (issue #5: no JSON re-parsing).
+
+declare const shape: unique symbol;
+
+/** The JSON text of a `T`; only made by `jsonText` and `embed`, so its shape is known. */
+export type JsonText<T> = string & { readonly [shape]: T };
+
+export const jsonText = <T>(value: T): JsonText<T> => JSON.stringify(value) as JsonText<T>;
+
+/** `{ ...fields, [key]: <text> }` as JSON text, with `text` spliced in unparsed. */
+export function embed<F extends object, K extends string, V>(
+  fields: F,
+  key: K,
+  text: JsonText<V>,
+): JsonText<F & { [P in K]: V }> {
+  const head = JSON.stringify(fields);
+  const separator = head === "{}" ? "" : ",";
+  return `${head.slice(0, -1)}${separator}${JSON.stringify(key)}:${text}}` as JsonText<
+    F & { [P in K]: V }
+  >;
+}
+
+/** A JSON array of texts. */
+export const jsonList = <T>(texts: JsonText<T>[]): JsonText<T[]> =>
+  `[${texts.join(",")}]` as JsonText<T[]>;
