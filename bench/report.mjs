@@ -50,20 +50,30 @@ function throughputVersus(phase, base) {
 export function ratios(phases) {
   const floor = phases.floor;
   return Object.fromEntries(
-    PHASES.filter(({ name }) => phases[name]?.available).map(({ name, primitive }) => {
-      const phase = phases[name];
-      return [
-        name,
-        {
-          rps_vs_floor: throughputVersus(phase, floor),
-          // Tails over every window pooled: one stall in a 2-s window is not a phase's p99.
-          p99_vs_floor: ratio(phase.p99_ms, floor.p99_ms),
-          ...(primitive
-            ? { primitive, rps_vs_primitive: throughputVersus(phase, phases[primitive]) }
-            : {}),
-        },
-      ];
-    }),
+    PHASES.filter(({ name }) => phases[name]?.available).map(
+      ({ name, primitive, alsoAgainst = [] }) => {
+        const phase = phases[name];
+        const also = alsoAgainst.filter((other) => phases[other]?.available);
+        return [
+          name,
+          {
+            rps_vs_floor: throughputVersus(phase, floor),
+            // Tails over every window pooled: one stall in a 2-s window is not a phase's p99.
+            p99_vs_floor: ratio(phase.p99_ms, floor.p99_ms),
+            ...(primitive
+              ? { primitive, rps_vs_primitive: throughputVersus(phase, phases[primitive]) }
+              : {}),
+            ...(also.length
+              ? {
+                  rps_vs: Object.fromEntries(
+                    also.map((other) => [other, throughputVersus(phase, phases[other])]),
+                  ),
+                }
+              : {}),
+          },
+        ];
+      },
+    ),
   );
 }
 
@@ -116,7 +126,7 @@ function markdown(report) {
   const lines = [
     `Run of ${report.date} (${run.profile}), ${num(run.total_seconds)} s in all. ` +
       `${run.connections} connections; each phase ${run.rounds} windows of ${span(run.window)} ` +
-      `(creation ${span(run.creation_window)}) taking turns with the other phases of its group` +
+      `(creation and new objects ${span(run.creation_window)}) taking turns with the other phases of its group` +
       `${run.warmup ? `, after a ${span(run.warmup)} warm-up` : ""}; requests/s are medians of the ` +
       "windows, ratios to a primitive medians of the same-round ratios, latencies over all windows; " +
       `${span(run.curve_phase)} per curve point. Seeded ${num(run.seed.people)} people ` +
@@ -143,7 +153,12 @@ function markdown(report) {
       lines.push(`| ${label} | not available yet | | | | | | | |`);
       continue;
     }
-    const versus = primitive ? `${times(r[name].rps_vs_primitive)} ${primitive}` : "";
+    const versus = [
+      ...(primitive ? [[primitive, r[name].rps_vs_primitive]] : []),
+      ...Object.entries(r[name].rps_vs ?? {}),
+    ]
+      .map(([other, value]) => `${times(value)} ${other}`)
+      .join(", ");
     const failed = phase.non2xx + phase.errors + phase.timeouts;
     const note = failed ? ` (${num(failed)} of ${num(phase.ok + failed)} failed)` : "";
     lines.push(

@@ -29,6 +29,12 @@ export const workloads = {
     ({ objects }) =>
     (i) => ({ method: "POST", path: `/bench/write/${i % objects}` }),
 
+  /** Every request a new object: what creating per-person state costs the platform itself. */
+  newobject: (params) => (i) => ({
+    method: "POST",
+    path: `/bench/write/new-${params.round}-${i}`,
+  }),
+
   /** A till looks the customer up by phone or by loyalty card, alternately. */
   recognize: (params) => (i) => {
     const { phone, loyalty_id } = known(params, i);
