@@ -24,16 +24,22 @@ export interface Migration {
 
 /**
  * Applies the migrations not yet applied, in one transaction. The list is append-only: an
- * applied migration is never edited. PRAGMA user_version does not work here, hence our own table.
+ * applied migration is never edited. PRAGMA user_version does not work here, hence our own table,
+ * created in the same transaction as the first schema: a known object's wake-up runs no DDL.
  */
 export function migrate(storage: DurableObjectStorage, migrations: readonly Migration[]): number {
   const sql = sqlTag(storage.sql);
-  sql`CREATE TABLE IF NOT EXISTS schema_migrations (id INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`;
-  const applied =
-    sql<{ id: number | null }>`SELECT max(id) AS id FROM schema_migrations`[0]?.id ?? 0;
+  const fresh =
+    sql`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`.length ===
+    0;
+  const applied = fresh
+    ? 0
+    : (sql<{ id: number | null }>`SELECT max(id) AS id FROM schema_migrations`[0]?.id ?? 0);
   const pending = migrations.filter((m) => m.id > applied).sort((a, b) => a.id - b.id);
   if (pending.length === 0) return applied;
   storage.transactionSync(() => {
+    if (fresh)
+      sql`CREATE TABLE schema_migrations (id INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`;
     for (const migration of pending) {
       storage.sql.exec(migration.up);
       sql`INSERT INTO schema_migrations (id, applied_at) VALUES (${migration.id}, ${Date.now()})`;
