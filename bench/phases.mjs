@@ -219,6 +219,10 @@ export async function measurePhases({ load, api, files, keys, credentials, setti
         // the next window waits for them, and a creation window starts from a quiet workerd too.
         if (phase.opensObjects || opened) await files.room(settings.settleBelow);
         opened = Boolean(phase.opensObjects);
+        // workerd closes an object idle for ~10 s, and a round of the writes group (with its
+        // waits for files) takes longer: without this, every later window of ingest would reload
+        // its 1,000 profiles from SQLite while its primitive reloads trivial objects.
+        if (round > 0) await prime(phase, { load, files, params, settings, count });
         const window = await load.window({
           workload: phase.workload,
           params: params[phase.workload],
