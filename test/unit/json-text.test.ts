@@ -14,7 +14,9 @@ describe("JSON text passed on unparsed", () => {
   });
 
   it("makes a valid object when the text is its only member", () => {
-    expect(JSON.parse(embed({}, "results", jsonList([view, jsonText({ status: 400 })])))).toEqual({
+    expect(
+      JSON.parse(embed({}, "results", jsonList<unknown>([view, jsonText({ status: 400 })]))),
+    ).toEqual({
       results: [JSON.parse(view), { status: 400 }],
     });
     expect(JSON.parse(embed({}, "results", jsonList([])))).toEqual({ results: [] });
