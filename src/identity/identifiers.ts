@@ -1,7 +1,9 @@
 // A request's identifiers: normalised, junk dropped, hashed with the pepper.
+import { lookupTypes, type Principal } from "../auth/principal";
+import { limitLookup } from "../auth/rate-limit";
 import { type FieldError, Problem } from "../errors";
 import type { IdentifiersInput } from "../schemas";
-import type { Settings } from "../settings";
+import { type Settings, settingsFor } from "../settings";
 import { hashIdentifier } from "./hash";
 import { type Normalized, normalizeIdentifier } from "./normalize";
 import { IDENTIFIER_TYPES, type Identifier, type IdentifierType } from "./types";
@@ -55,7 +57,7 @@ export async function prepareIdentifiers(
 }
 
 /** Refuses identifier types a credential may not use (a kiosk looks up by loyalty id or phone). */
-export function onlyTypes(
+function onlyTypes(
   input: IdentifiersInput,
   allowed: readonly IdentifierType[],
   role: string,
@@ -66,4 +68,24 @@ export function onlyTypes(
   if (refused.length) {
     throw new Problem(403, `A ${role} credential may not use ${refused.join(", ")}`);
   }
+}
+
+/**
+ * The identifiers a key names people by, in a lookup or in an event (both answer with the
+ * person's profile): only the types its role may look up by, each counted against the
+ * per-identifier limit. One policy for both routes, so neither is a way around the other.
+ */
+export async function lookupIdentifiers(
+  env: Env,
+  principal: Principal,
+  input: IdentifiersInput,
+): Promise<Identifier[]> {
+  onlyTypes(input, lookupTypes(principal), principal.role);
+  const identifiers = await prepareIdentifiers(input, settingsFor(env), env.IDENTITY_PEPPER);
+  await limitLookup(
+    env,
+    principal,
+    identifiers.map((identifier) => identifier.hash),
+  );
+  return identifiers;
 }

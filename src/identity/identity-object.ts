@@ -19,7 +19,8 @@ export class IdentityObject extends DurableObject<Env> {
 
   /** Path compression after a merge: points at the survivor if it still points at the loser. */
   repoint(hash: string, from: string, to: string): string | null {
-    if (this.owner(hash) !== from) return this.owner(hash);
+    const owner = this.owner(hash);
+    if (owner !== from) return owner;
     this.ctx.storage.kv.put(hash, to);
     return to;
   }

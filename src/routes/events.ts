@@ -2,11 +2,10 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { ZodError } from "zod";
 import { allow } from "../auth/authenticate";
-import { defaultChannel, lookupTypes, type Principal, viewFor } from "../auth/principal";
-import { limitLookup } from "../auth/rate-limit";
+import { defaultChannel, type Principal, viewFor } from "../auth/principal";
 import { fieldErrors, invalid, Problem } from "../errors";
 import { bearer, json, problems, resolverFor, router, sendJson } from "../http";
-import { onlyTypes, prepareIdentifiers } from "../identity/identifiers";
+import { lookupIdentifiers, prepareIdentifiers } from "../identity/identifiers";
 import type { Resolver } from "../identity/resolver";
 import type { Identifier } from "../identity/types";
 import { embed, type JsonText, jsonList, jsonText } from "../json-text";
@@ -80,15 +79,7 @@ async function identifiersOf(
   const own = await credentialIdentifier(env, principal);
   const mine = { anonymous_id: undefined, user_id: undefined };
   if (!own) {
-    // The answer names the person's profile: a key finds people by what it may look them up by.
-    onlyTypes(input, lookupTypes(principal), principal.role);
-    const verified = await prepareIdentifiers(input, settingsFor(env), env.IDENTITY_PEPPER);
-    await limitLookup(
-      env,
-      principal,
-      verified.map((identifier) => identifier.hash),
-    );
-    return { verified, claimed: [] };
+    return { verified: await lookupIdentifiers(env, principal, input), claimed: [] };
   }
   for (const type of ["anonymous_id", "user_id"] as const) {
     if (input[type] !== undefined && !(own.type === type && input[type] === own.value)) {

@@ -1,14 +1,12 @@
 // POST /v1/recognize: look a person up without writing anything.
 import { createRoute } from "@hono/zod-openapi";
 import { allow } from "../auth/authenticate";
-import { lookupTypes, viewFor } from "../auth/principal";
-import { limitLookup } from "../auth/rate-limit";
+import { viewFor } from "../auth/principal";
 import { Problem } from "../errors";
 import { bearer, json, problems, resolverFor, router, sendJson } from "../http";
-import { onlyTypes, prepareIdentifiers } from "../identity/identifiers";
+import { lookupIdentifiers } from "../identity/identifiers";
 import { embed } from "../json-text";
 import { RecognizeRequestSchema, RecognizeResultSchema } from "../schemas";
-import { settingsFor } from "../settings";
 
 const route = createRoute({
   method: "post",
@@ -26,18 +24,12 @@ const route = createRoute({
 export const recognize = router().openapi(route, async (c) => {
   const principal = c.get("principal");
   const { identifiers: input } = c.req.valid("json");
-  onlyTypes(input, lookupTypes(principal), principal.role);
-  const identifiers = await prepareIdentifiers(input, settingsFor(c.env), c.env.IDENTITY_PEPPER);
+  const identifiers = await lookupIdentifiers(c.env, principal, input);
   if (identifiers.length === 0) {
     throw new Problem(400, "Give at least one usable identifier", {
       errors: [{ path: "identifiers", message: "No usable identifier" }],
     });
   }
-  await limitLookup(
-    c.env,
-    principal,
-    identifiers.map((i) => i.hash),
-  );
   const found = await resolverFor(c).recognize(identifiers, viewFor(principal));
   if (!found) throw new Problem(404, "No profile holds any of these identifiers");
   return sendJson(c, embed({ profile_id: found.profileId }, "profile", found.view), 200);
