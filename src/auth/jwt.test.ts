@@ -185,6 +185,15 @@ describe("verifyIdentityToken", () => {
     expect(problem.detail).toMatch(/expired/);
   });
 
+  it("refuses a token it accepted before, once the token has expired", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const token = await idpToken(idp.ES256, { sub: "user-cached", exp: now() + 60 });
+    await expect(verifyIdentityToken(token, config)).resolves.toEqual({ userId: "user-cached" });
+    vi.setSystemTime(Date.now() + 60_000 + 31_000);
+    const problem = await refused(verifyIdentityToken(token, config), token);
+    expect(problem.detail).toMatch(/expired/);
+  });
+
   it("refuses a token that is not valid yet", async () => {
     const token = await idpToken(idp.RS256, { nbf: now() + 120, exp: now() + 600 });
     const problem = await refused(verifyIdentityToken(token, config), token);
@@ -329,6 +338,29 @@ describe("service tokens", () => {
     vi.setSystemTime(issuedAt + 60_000 + 31_000);
     const problem = await refused(verifyServiceToken(token, serviceKey), token);
     expect(problem.detail).toMatch(/expired/);
+  });
+
+  it("refuses a service token it accepted before, once it has expired", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const issuedAt = Date.now();
+    const claims = { kind: "session", userId: "user-cached", profileId: "prof_cached" } as const;
+    const { token } = await issueServiceToken(serviceKey, claims, 60);
+    await expect(verifyServiceToken(token, serviceKey)).resolves.toEqual(claims);
+    vi.setSystemTime(issuedAt + 60_000 + 31_000);
+    const problem = await refused(verifyServiceToken(token, serviceKey), token);
+    expect(problem.detail).toMatch(/expired/);
+  });
+
+  it("refuses a device token where a session token is expected, even after accepting it as a device's", async () => {
+    const { token } = await issueServiceToken(
+      serviceKey,
+      { kind: "device", keyId: "key_web_2", anonymousId: "anon-2" },
+      600,
+    );
+    await expect(verifyServiceToken(token, serviceKey, "device")).resolves.toMatchObject({
+      kind: "device",
+    });
+    await refused(verifyServiceToken(token, serviceKey, "session"), token);
   });
 
   it("refuses a device token where a session token is expected, and the reverse", async () => {
