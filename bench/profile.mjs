@@ -5,15 +5,20 @@
 // functions with the most self time and the service's functions with the most total time.
 // `--cpu`: no profiler; the phases alternate in short windows and the report is workerd's CPU per
 // request and each phase's throughput against its primitive, as medians (for A/B of a change).
+// `--perf`: Linux `perf` samples workerd's native stacks instead (HTTP, RPC, SQLite, V8 itself:
+// most of a request's CPU, which V8's profiler cannot see); needs `perf` on the PATH.
+import { execFile, spawn } from "node:child_process";
+import { once } from "node:events";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { apiClient } from "./client.mjs";
 import { SMOKE } from "./config.mjs";
 import { benchCredentials } from "./credentials.mjs";
 import { startLoad } from "./load.mjs";
 import { workloadParams } from "./phases.mjs";
-import { bundle, dataFolder, withWorker } from "./runtime.mjs";
+import { bundle, dataFolder, withWorker, workerdPids } from "./runtime.mjs";
 import { createKeys, seedCrowd } from "./seed.mjs";
 import { median } from "./stats.mjs";
 
@@ -33,9 +38,12 @@ const AGAINST = {
 };
 const TOP = 25;
 const SAMPLE_US = 100;
+const PERF_HZ = 2_000;
 const settings = { ...SMOKE, name: "profile", people: 1_000, workingSet: 100 };
 // `--cpu`: no profiler, only workerd's CPU per request, which is what bounds throughput here.
 const cpuOnly = process.argv.includes("--cpu");
+const perf = process.argv.includes("--perf");
+const MODES = new Set(["--cpu", "--perf"]);
 const PHASES = ["floor", "read", "recognize", "me", "write", "ingest", "creation", "newobject"];
 /** Phases that open a new object per request: each window starts once earlier ones closed. */
 const OPENS_OBJECTS = new Set(["creation", "newobject"]);
@@ -147,6 +155,46 @@ async function profilePhases({ load, params, phases }) {
   }
 }
 
+/** perf's report of a recording: native functions by self time, with their library. */
+async function perfReport(file, requests) {
+  const { stdout } = await promisify(execFile)(
+    "perf",
+    ["report", "-i", file, "--no-children", "--sort", "dso,sym", "--stdio", "-q", "-g", "none"],
+    { maxBuffer: 64 * 1024 * 1024 },
+  );
+  return stdout
+    .split("\n")
+    .filter((line) => line.trim())
+    .slice(0, TOP)
+    .join("\n");
+}
+
+/** Each phase in turn under `perf record`, workerd's every thread sampled at PERF_HZ. */
+async function perfPhases({ load, params, phases }) {
+  const out = join(root, "bench", ".out", "profiles");
+  await mkdir(out, { recursive: true });
+  for (const phase of phases) {
+    await load.prepare({ workload: phase, params: params[phase], warmup: WARMUP });
+    const file = join(out, `${phase}.perf.data`);
+    const pid = workerdPids().join(",");
+    const recorder = spawn("perf", ["record", "-q", "-g", "-F", String(PERF_HZ), "-p", pid, "-o", file], {
+      stdio: "inherit",
+    });
+    const figures = await load.window({
+      workload: phase,
+      params: params[phase],
+      length: { seconds: SECONDS },
+      index: 0,
+    });
+    recorder.kill("SIGINT");
+    await once(recorder, "exit");
+    console.log(`\n== ${phase}: ${Math.round(figures.rps)} req/s under perf`);
+    console.log(`-- workerd CPU per request: ${figures.cpu_by_thread}`);
+    console.log(await perfReport(file, figures.ok));
+    console.log(`-- ${relative(root, file)}`);
+  }
+}
+
 /**
  * The phases in alternation, ROUNDS short windows each: this machine's speed drifts by tens of
  * percent within minutes, so a phase is compared with its primitive window by window and the
@@ -186,7 +234,7 @@ async function compare({ load, params, phases, files }) {
 }
 
 async function main() {
-  const wanted = process.argv.slice(2).filter((arg) => arg !== "--cpu");
+  const wanted = process.argv.slice(2).filter((arg) => !MODES.has(arg));
   const phases = wanted.length ? wanted : PHASES;
   const unknown = phases.filter((p) => !PHASES.includes(p));
   if (unknown.length)
@@ -199,7 +247,7 @@ async function main() {
     scriptPath,
     bindings: { ...credentials.bindings, MAX_EVENTS_PER_PROFILE: "1000" },
     persistTo: data.path,
-    ...(cpuOnly ? {} : { inspectorPort: INSPECTOR_PORT }),
+    ...(cpuOnly || perf ? {} : { inspectorPort: INSPECTOR_PORT }),
   };
   try {
     const keys = await withWorker(options, async (worker) => {
@@ -222,6 +270,7 @@ async function main() {
       const load = startLoad(worker.url);
       try {
         if (cpuOnly) await compare({ load, params, phases, files: worker.files });
+        else if (perf) await perfPhases({ load, params, phases });
         else await profilePhases({ load, params, phases });
       } finally {
         load.close();
