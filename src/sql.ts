@@ -26,8 +26,13 @@ export interface Migration {
  * Applies the migrations not yet applied, in one transaction. The list is append-only: an
  * applied migration is never edited. PRAGMA user_version does not work here, hence our own table,
  * created in the same transaction as the first schema: a known object's wake-up runs no DDL.
+ * `current`, the schema the migrations end in, lets a new database skip the intermediate steps.
  */
-export function migrate(storage: DurableObjectStorage, migrations: readonly Migration[]): number {
+export function migrate(
+  storage: DurableObjectStorage,
+  migrations: readonly Migration[],
+  current?: string,
+): number {
   const sql = sqlTag(storage.sql);
   const fresh =
     sql`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`.length ===
@@ -37,13 +42,19 @@ export function migrate(storage: DurableObjectStorage, migrations: readonly Migr
     : (sql<{ id: number | null }>`SELECT max(id) AS id FROM schema_migrations`[0]?.id ?? 0);
   const pending = migrations.filter((m) => m.id > applied).sort((a, b) => a.id - b.id);
   if (pending.length === 0) return applied;
+  const latest = pending.at(-1)?.id ?? applied;
   storage.transactionSync(() => {
     if (fresh)
       sql`CREATE TABLE schema_migrations (id INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`;
+    if (fresh && current !== undefined) {
+      storage.sql.exec(current);
+      sql`INSERT INTO schema_migrations (id, applied_at) VALUES (${latest}, ${Date.now()})`;
+      return;
+    }
     for (const migration of pending) {
       storage.sql.exec(migration.up);
       sql`INSERT INTO schema_migrations (id, applied_at) VALUES (${migration.id}, ${Date.now()})`;
     }
   });
-  return pending.at(-1)?.id ?? applied;
+  return latest;
 }

@@ -1,6 +1,6 @@
 // Long histories: the stored event list is bounded, computed traits keep counting, pages walk it all.
 
-import { runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ADMIN, call, createKey, event, unique } from "./helpers";
@@ -10,7 +10,9 @@ beforeAll(async () => {
   server = await createKey("server");
 });
 
-async function sendVisits(email: string, count: number, start: number) {
+/** Sends `count` visits a minute apart; answers their ids, oldest first. */
+async function sendVisits(email: string, count: number, start: number): Promise<string[]> {
+  const ids: string[] = [];
   for (let offset = 0; offset < count; offset += 100) {
     const batch = Array.from({ length: Math.min(100, count - offset) }, (_, i) => ({
       id: unique("v"),
@@ -21,14 +23,24 @@ async function sendVisits(email: string, count: number, start: number) {
     }));
     const res = await call("/v1/events", { key: server, body: { batch } });
     expect(res.status).toBe(200);
+    ids.push(...batch.map((e) => e.id));
   }
+  return ids;
+}
+
+async function resend(email: string, id: string) {
+  const res = await call("/v1/events", {
+    key: server,
+    body: { id, type: "visit", channel: "web", identifiers: { email } },
+  });
+  return res.json;
 }
 
 describe("history", () => {
   it("keeps the newest 1,000 events while computed traits count every one", async () => {
     const email = `${unique()}@example.com`;
     const start = Date.UTC(2024, 0, 1);
-    await sendVisits(email, 1100, start);
+    const ids = await sendVisits(email, 1100, start);
     const found = await call("/v1/recognize", { key: ADMIN, body: { identifiers: { email } } });
     const { profile_id: id, profile } = found.json;
     expect(profile.computed.visit_count).toBe(1100);
@@ -40,18 +52,34 @@ describe("history", () => {
     expect(stored.n).toBe(1000);
     expect(stored.oldest).toBe(start + 100 * 60_000);
 
-    // A re-sent old event is still known: it does not count again.
+    // A re-sent event is still known, in the window or out of it: it does not count again.
     const page = await call(`/v1/profiles/${id}/timeline?limit=1`, { key: ADMIN });
-    const again = await call("/v1/events", {
-      key: server,
-      body: {
-        id: page.json.events[0].event_id,
-        type: "visit",
-        channel: "web",
-        identifiers: { email },
-      },
+    expect((await resend(email, page.json.events[0].event_id)).status).toBe("duplicate");
+    expect((await resend(email, ids[0] as string)).status).toBe("duplicate");
+  });
+
+  it("remembers events that left the window after a restart and through a merge", async () => {
+    const email = `${unique()}@example.com`;
+    const phone = `+1929555${String(1000 + Math.floor(Math.random() * 8999))}`;
+    // The older profile survives a merge: the one with the long history is the one merged away.
+    const other = await event(server, { type: "visit", channel: "app", identifiers: { phone } });
+    const ids = await sendVisits(email, 1050, Date.UTC(2024, 0, 1));
+    const loser = (await resend(email, ids[0] as string)).profile_id;
+    await evictDurableObject(env.PROFILES.getByName(loser));
+    expect(await resend(email, ids[1] as string)).toMatchObject({ status: "duplicate" });
+
+    const join = await event(server, {
+      type: "identify",
+      channel: "app",
+      identifiers: { email, phone },
     });
-    expect(again.json.status).toBe("duplicate");
+    const survivor = join.json.profile_id;
+    expect(survivor).not.toBe(loser);
+    expect(survivor).toBe(other.json.profile_id);
+    const again = await resend(email, ids[2] as string);
+    expect(again).toMatchObject({ status: "duplicate", profile_id: survivor });
+    // 1,050 visits with the email and one with the phone: the re-sent one did not count.
+    expect(again.profile.computed.visit_count).toBe(1051);
   });
 
   it("pages through the timeline newest first without gaps or repeats", async () => {

@@ -17,7 +17,7 @@ import type {
   Snapshot,
   TimelinePage,
 } from "./protocol";
-import { PERSONAL_TABLES, profileMigrations } from "./schema";
+import { PERSONAL_TABLES, profileMigrations, profileSchema } from "./schema";
 import {
   fullView,
   type HeldIdentifier,
@@ -55,14 +55,16 @@ export class ProfileObject extends DurableObject<Env> {
   #handoverPending = false;
   #erasedAt: string | null = null;
   #eventCount = 0;
-  #eventIdSeq = 0;
+  /** The last sequence number given to an event or a remembered id; persisted in meta. */
+  #seq = 0;
+  #knownIdSet: Set<string> | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#sql = sqlTag(ctx.storage.sql);
     this.#settings = settingsFor(env);
     ctx.blockConcurrencyWhile(async () => {
-      migrate(ctx.storage, profileMigrations);
+      migrate(ctx.storage, profileMigrations, profileSchema);
       this.#load();
     });
   }
@@ -87,7 +89,7 @@ export class ProfileObject extends DurableObject<Env> {
     const from = before ?? { ts: Number.MAX_SAFE_INTEGER, seq: Number.MAX_SAFE_INTEGER };
     const rows = this.#sql<{ seq: number; ts: number; body: string }>`
       SELECT seq, ts, body FROM events
-      WHERE ts < ${from.ts} OR (ts = ${from.ts} AND seq < ${from.seq})
+      WHERE (ts, seq) < (${from.ts}, ${from.seq})
       ORDER BY ts DESC, seq DESC LIMIT ${limit + 1}`;
     const page = rows.slice(0, limit);
     const last = page.at(-1);
@@ -102,8 +104,7 @@ export class ProfileObject extends DurableObject<Env> {
     if (moved) return moved;
     const state = this.#state ?? this.#create(input.profileId);
     const eventId = input.event.event_id;
-    const duplicate = this.#sql`SELECT 1 FROM event_ids WHERE event_id = ${eventId}`.length > 0;
-    if (duplicate)
+    if (this.#knownIds().has(eventId))
       return ok({ kind: "duplicate", view: viewText(input.view, state), accepted: [] });
 
     const fresh = input.offered.filter((o) => !state.identifierHashes.get(o.hash)?.verified);
@@ -121,7 +122,7 @@ export class ProfileObject extends DurableObject<Env> {
       ...fresh.filter((o) => acceptedHashes.has(o.hash)),
     ];
     const now = Date.now();
-    this.ctx.storage.transactionSync(() => {
+    this.#transaction(() => {
       for (const id of linked) this.#putIdentifier(id, true, now);
       for (const id of input.claimed) {
         if (!state.identifierHashes.has(id.hash)) this.#putIdentifier(id, false, now);
@@ -151,7 +152,7 @@ export class ProfileObject extends DurableObject<Env> {
     const state = this.#state;
     if (!state) return MISSING;
     const at = Date.now();
-    this.ctx.storage.transactionSync(() => {
+    this.#transaction(() => {
       for (const [purpose, status] of Object.entries(purposes)) {
         this.#addConsent({ purpose, status, channel, source, at });
       }
@@ -211,7 +212,7 @@ export class ProfileObject extends DurableObject<Env> {
   unlink(hashes: string[]): void {
     const state = this.#state;
     if (!state) return;
-    this.ctx.storage.transactionSync(() => {
+    this.#transaction(() => {
       for (const hash of hashes) {
         this.#sql`DELETE FROM identifiers WHERE hash = ${hash}`;
         state.identifierHashes.delete(hash);
@@ -259,13 +260,13 @@ export class ProfileObject extends DurableObject<Env> {
     if (state.merges.some((m) => m.profile_id === snapshot.profileId))
       return ok({ imported: false });
     const now = Date.now();
-    this.ctx.storage.transactionSync(() => {
+    this.#transaction(() => {
       for (const id of snapshot.identifiers) {
         const held = state.identifierHashes.get(id.hash);
         if (!held || (id.verified && !held.verified)) this.#putIdentifier(id, id.verified, now);
       }
       for (const event of snapshot.events) this.#insertEvent(event);
-      for (const eventId of snapshot.eventIds) this.#rememberEventId(eventId);
+      for (const eventId of snapshot.prunedEventIds) this.#rememberPrunedId(eventId);
       for (const trait of snapshot.traits) this.#setTrait(trait.key, trait.value, trait.updatedAt);
       for (const change of snapshot.consentHistory) this.#addConsent(change);
       const record: MergeRecord = {
@@ -295,6 +296,7 @@ export class ProfileObject extends DurableObject<Env> {
     });
     this.#handoverPending = false;
     this.#state = null;
+    this.#knownIdSet = null;
     await this.ctx.storage.deleteAlarm();
   }
 
@@ -328,9 +330,33 @@ export class ProfileObject extends DurableObject<Env> {
   async #tombstone(): Promise<void> {
     await this.ctx.storage.deleteAll();
     await this.ctx.storage.deleteAlarm();
-    migrate(this.ctx.storage, profileMigrations);
+    migrate(this.ctx.storage, profileMigrations, profileSchema);
     this.#setMeta("erased", String(Date.now()));
     this.#load();
+  }
+
+  /**
+   * A write and the in-memory copy it updates: if SQLite refuses part of it, the transaction rolls
+   * back and the copy is read again, so memory never holds what storage does not.
+   */
+  #transaction(write: () => void): void {
+    try {
+      this.ctx.storage.transactionSync(write);
+    } catch (error) {
+      this.#load();
+      throw error;
+    }
+  }
+
+  /** Every event id this profile answers as a duplicate: read on the first write, not at wake. */
+  #knownIds(): Set<string> {
+    this.#knownIdSet ??= new Set(
+      this.#sql<{ event_id: string }>`
+        SELECT event_id FROM events UNION ALL SELECT event_id FROM event_ids`.map(
+        (r) => r.event_id,
+      ),
+    );
+    return this.#knownIdSet;
   }
 
   #moved(): Outcome<never> | null {
@@ -413,11 +439,12 @@ export class ProfileObject extends DurableObject<Env> {
   }
 
   #insertEvent(event: TimelineEvent): void {
-    const inserted = this.#sql<{ seq: number }>`INSERT INTO events (event_id, ts, body)
-      VALUES (${event.event_id}, ${Date.parse(event.timestamp)}, ${JSON.stringify(event)})
-      ON CONFLICT (event_id) DO NOTHING RETURNING seq`;
-    this.#rememberEventId(event.event_id);
-    if (inserted.length === 0) return;
+    const known = this.#knownIds();
+    if (known.has(event.event_id)) return;
+    this.#seq += 1;
+    this.#sql`INSERT INTO events (ts, seq, event_id, body)
+      VALUES (${Date.parse(event.timestamp)}, ${this.#seq}, ${event.event_id}, ${JSON.stringify(event)})`;
+    known.add(event.event_id);
     this.#eventCount += 1;
     const state = this.#state;
     if (state) {
@@ -427,10 +454,13 @@ export class ProfileObject extends DurableObject<Env> {
     }
   }
 
-  #rememberEventId(eventId: string): void {
-    this.#eventIdSeq += 1;
-    this.#sql`INSERT INTO event_ids (event_id, n) VALUES (${eventId}, ${this.#eventIdSeq})
-      ON CONFLICT (event_id) DO NOTHING`;
+  /** A merged-in id whose event had left the loser's window: still a duplicate here. */
+  #rememberPrunedId(eventId: string): void {
+    const known = this.#knownIds();
+    if (known.has(eventId)) return;
+    this.#seq += 1;
+    this.#sql`INSERT INTO event_ids (n, event_id) VALUES (${this.#seq}, ${eventId})`;
+    known.add(eventId);
   }
 
   #applyTraits(event: TimelineEvent): void {
@@ -503,24 +533,27 @@ export class ProfileObject extends DurableObject<Env> {
   }
 
   /**
-   * Keeps the newest events; older ones leave the window but stay counted in `archived`.
+   * Keeps the newest events; older ones leave the window but stay counted in `archived`, and
+   * their ids stay known as duplicates until `maxEventIdsPerProfile` newer ones have come.
    * Answers whether `archived` changed.
    */
   #prune(): boolean {
     const state = this.#state;
     const excess = this.#eventCount - this.#settings.maxEventsPerProfile;
-    if (state && excess > 0) {
-      const old = this.#sql<{ seq: number; body: string }>`
-        SELECT seq, body FROM events ORDER BY ts ASC, seq ASC LIMIT ${excess}`;
-      for (const row of old) {
-        foldEvent(state.archived, foldOf(JSON.parse(row.body) as TimelineEvent));
-        this.#sql`DELETE FROM events WHERE seq = ${row.seq}`;
-      }
-      this.#eventCount -= old.length;
+    if (!state || excess <= 0) return false;
+    const old = this.#sql<{ ts: number; seq: number; event_id: string; body: string }>`
+      SELECT ts, seq, event_id, body FROM events ORDER BY ts ASC, seq ASC LIMIT ${excess}`;
+    for (const row of old) {
+      foldEvent(state.archived, foldOf(JSON.parse(row.body) as TimelineEvent));
+      this.#sql`DELETE FROM events WHERE ts = ${row.ts} AND seq = ${row.seq}`;
+      this.#sql`INSERT INTO event_ids (n, event_id) VALUES (${row.seq}, ${row.event_id})`;
     }
-    const idExcess = this.#eventIdSeq - this.#settings.maxEventIdsPerProfile;
-    if (idExcess > 0) this.#sql`DELETE FROM event_ids WHERE n <= ${idExcess}`;
-    return Boolean(state && excess > 0);
+    this.#eventCount -= old.length;
+    const forgotten = this.#sql<{ event_id: string }>`
+      DELETE FROM event_ids WHERE n <= ${this.#seq - this.#settings.maxEventIdsPerProfile}
+      RETURNING event_id`;
+    for (const row of forgotten) this.#knownIdSet?.delete(row.event_id);
+    return true;
   }
 
   #recompute(archived: Aggregate): Aggregate {
@@ -535,7 +568,11 @@ export class ProfileObject extends DurableObject<Env> {
   #saveAggregates(archivedChanged: boolean): void {
     const state = this.#state;
     if (!state) return;
-    this.#setMeta("aggregate", JSON.stringify(state.aggregate));
+    // One statement, and one page: meta's few rows share a leaf.
+    this.#sql`INSERT INTO meta (key, value)
+      VALUES ('aggregate', ${JSON.stringify(state.aggregate)}), ('seq', ${String(this.#seq)}),
+             ('event_count', ${String(this.#eventCount)})
+      ON CONFLICT (key) DO UPDATE SET value = excluded.value`;
     if (archivedChanged) this.#setMeta("archived", JSON.stringify(state.archived));
   }
 
@@ -554,9 +591,9 @@ export class ProfileObject extends DurableObject<Env> {
       events: this.#sql<{ body: string }>`SELECT body FROM events`.map(
         (r) => JSON.parse(r.body) as TimelineEvent,
       ),
-      eventIds: this.#sql<{ event_id: string }>`SELECT event_id FROM event_ids`.map(
-        (r) => r.event_id,
-      ),
+      prunedEventIds: this.#sql<{
+        event_id: string;
+      }>`SELECT event_id FROM event_ids ORDER BY n`.map((r) => r.event_id),
       traits: this.#sql<{ key: string; value: string; updated_at: number }>`
         SELECT key, value, updated_at FROM traits`.map((r) => ({
         key: r.key,
@@ -600,17 +637,15 @@ export class ProfileObject extends DurableObject<Env> {
     this.#mergedInto = meta.get("merged_into") ?? null;
     this.#handoverPending = meta.has("handover");
     this.#erasedAt = meta.get("erased") ?? null;
+    this.#eventCount = Number(meta.get("event_count") ?? 0);
+    this.#seq = Number(meta.get("seq") ?? 0);
+    this.#knownIdSet = null;
     const createdAt = meta.get("created_at");
     if (!this.#profileId || createdAt === undefined) {
-      // Never created, merged away or erased: no events of its own to count.
+      // Never created, merged away or erased.
       this.#state = null;
-      this.#eventCount = 0;
-      this.#eventIdSeq = 0;
       return;
     }
-    this.#eventCount = this.#sql<{ n: number }>`SELECT count(*) AS n FROM events`[0]?.n ?? 0;
-    this.#eventIdSeq =
-      this.#sql<{ n: number | null }>`SELECT max(n) AS n FROM event_ids`[0]?.n ?? 0;
     const identifierHashes = new Map<string, HeldIdentifier>();
     for (const r of this.#sql<{ type: string; hash: string; value: string; verified: number }>`
       SELECT type, hash, value, verified FROM identifiers ORDER BY added_at`) {

@@ -54,7 +54,8 @@ export interface Snapshot {
   createdAt: number;
   identifiers: { type: IdentifierType; hash: string; value: string; verified: boolean }[];
   events: TimelineEvent[];
-  eventIds: string[];
+  /** Ids of events that left the window: the events carry their own. */
+  prunedEventIds: string[];
   traits: { key: string; value: TraitValue; updatedAt: number }[];
   consentHistory: ConsentChange[];
   archived: Aggregate;
