@@ -155,18 +155,54 @@ async function profilePhases({ load, params, phases }) {
   }
 }
 
-/** perf's report of a recording: native functions by self time, with their library. */
-async function perfReport(file, requests) {
-  const { stdout } = await promisify(execFile)(
-    "perf",
-    ["report", "-i", file, "--no-children", "--sort", "dso,sym", "--stdio", "-q", "-g", "none"],
-    { maxBuffer: 64 * 1024 * 1024 },
-  );
-  return stdout
-    .split("\n")
-    .filter((line) => line.trim())
-    .slice(0, TOP)
-    .join("\n");
+/**
+ * Parts of workerd's work, by a frame anywhere in a sample's stack: a sample counts for every part
+ * it is inside (a commit is inside SQLite), so the shares overlap and do not add up to the whole.
+ */
+const PARTS = [
+  ["SQLite, all of it", /^sqlite3|SqliteDatabase/],
+  ["SQLite commit (WAL frames)", /sqlite3WalFrames|sqlite3PagerCommitPhaseOne|walWriteToLog/],
+  ["kernel file writes", /ksys_write|ksys_pwrite|__x64_sys_pwrite|fsync/],
+  ["system calls, all", /entry_SYSCALL|do_syscall_64/],
+  ["page faults", /^exc_page_fault|^asm_exc_page_fault/],
+  [
+    "V8 garbage collection",
+    /v8::internal::Heap::|Scavenger|MarkCompact|MinorMarkSweep|cppgc::internal::.*(Sweep|Mark)/,
+  ],
+  ["JSON.stringify", /JsonStringifier/],
+  ["JSON.parse", /JsonParser/],
+  [
+    "RPC arguments (V8 serializer)",
+    /ValueSerializer|ValueDeserializer|jsg::Serializer|jsg::Deserializer/,
+  ],
+  ["Cap'n Proto (RPC transport)", /^capnp::/],
+  ["HTTP parsing (hyper)", /hyper::/],
+  ["malloc (tcmalloc)", /tcmalloc|TCMalloc/],
+  ["inside an object's RPC method", /JsRpcTargetBase::callImpl/],
+];
+
+/** What each part of workerd's work costs per request, from `perf script`'s stacks. */
+async function perfReport(file, cpuUs) {
+  const { stdout } = await promisify(execFile)("perf", ["script", "-i", file, "-F", "ip,sym"], {
+    maxBuffer: 1024 * 1024 * 1024,
+  });
+  const hits = new Map(PARTS.map(([name]) => [name, 0]));
+  let samples = 0;
+  for (const block of stdout.split("\n\n")) {
+    const frames = block
+      .split("\n")
+      .map((line) => line.trim().replace(/^[0-9a-f]+\s+/, ""))
+      .filter(Boolean);
+    if (frames.length === 0) continue;
+    samples += 1;
+    for (const [name, pattern] of PARTS) {
+      if (frames.some((frame) => pattern.test(frame))) hits.set(name, (hits.get(name) ?? 0) + 1);
+    }
+  }
+  return PARTS.map(([name]) => {
+    const share = (hits.get(name) ?? 0) / samples;
+    return `${String(Math.round(share * cpuUs)).padStart(5)} µs  ${(share * 100).toFixed(1).padStart(5)} %  ${name}`;
+  }).join("\n");
 }
 
 /** Each phase in turn under `perf record`, workerd's every thread sampled at PERF_HZ. */
@@ -177,9 +213,8 @@ async function perfPhases({ load, params, phases }) {
     await load.prepare({ workload: phase, params: params[phase], warmup: WARMUP });
     const file = join(out, `${phase}.perf.data`);
     const pid = workerdPids().join(",");
-    const recorder = spawn("perf", ["record", "-q", "-g", "-F", String(PERF_HZ), "-p", pid, "-o", file], {
-      stdio: "inherit",
-    });
+    const args = ["record", "-q", "-g", "-F", String(PERF_HZ), "-p", pid, "-o", file];
+    const recorder = spawn("perf", args, { stdio: "inherit" });
     const figures = await load.window({
       workload: phase,
       params: params[phase],
@@ -190,7 +225,7 @@ async function perfPhases({ load, params, phases }) {
     await once(recorder, "exit");
     console.log(`\n== ${phase}: ${Math.round(figures.rps)} req/s under perf`);
     console.log(`-- workerd CPU per request: ${figures.cpu_by_thread}`);
-    console.log(await perfReport(file, figures.ok));
+    console.log(await perfReport(file, figures.cpu_us_per_request));
     console.log(`-- ${relative(root, file)}`);
   }
 }
