@@ -5,6 +5,7 @@
 // functions with the most self time and the service's functions with the most total time.
 // `--cpu`: no profiler; the phases alternate in short windows and the report is workerd's CPU per
 // request and each phase's throughput against its primitive, as medians (for A/B of a change).
+// BENCH_WORKING_SET=n (at most 1,000): how many people each phase cycles through (default 100).
 // `--perf`: Linux `perf` samples workerd's native stacks instead (HTTP, RPC, SQLite, V8 itself:
 // most of a request's CPU, which V8's profiler cannot see); needs `perf` on the PATH.
 import { execFile, spawn } from "node:child_process";
@@ -39,7 +40,7 @@ const AGAINST = {
 const TOP = 25;
 const SAMPLE_US = 100;
 const PERF_HZ = 2_000;
-const settings = { ...SMOKE, name: "profile", people: 1_000, workingSet: 100 };
+const settings = { ...SMOKE, name: "profile", people: 1_000, workingSet: Number(process.env.BENCH_WORKING_SET ?? 100) };
 // `--cpu`: no profiler, only workerd's CPU per request, which is what bounds throughput here.
 const cpuOnly = process.argv.includes("--cpu");
 const perf = process.argv.includes("--perf");
