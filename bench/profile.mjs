@@ -40,7 +40,12 @@ const AGAINST = {
 const TOP = 25;
 const SAMPLE_US = 100;
 const PERF_HZ = 2_000;
-const settings = { ...SMOKE, name: "profile", people: 1_000, workingSet: Number(process.env.BENCH_WORKING_SET ?? 100) };
+const settings = {
+  ...SMOKE,
+  name: "profile",
+  people: 1_000,
+  workingSet: Number(process.env.BENCH_WORKING_SET ?? 100),
+};
 // `--cpu`: no profiler, only workerd's CPU per request, which is what bounds throughput here.
 const cpuOnly = process.argv.includes("--cpu");
 const perf = process.argv.includes("--perf");
@@ -162,6 +167,7 @@ async function profilePhases({ load, params, phases }) {
  */
 const PARTS = [
   ["SQLite, all of it", /^sqlite3|SqliteDatabase/],
+  ["SQLite opening a database file (unixOpen)", /^unixOpen/],
   ["SQLite commit (WAL frames)", /sqlite3WalFrames|sqlite3PagerCommitPhaseOne|walWriteToLog/],
   ["kernel file writes", /ksys_write|ksys_pwrite|__x64_sys_pwrite|fsync/],
   ["system calls, all", /entry_SYSCALL|do_syscall_64/],
@@ -207,12 +213,14 @@ async function perfReport(file, cpuUs) {
 }
 
 /** Each phase in turn under `perf record`, workerd's every thread sampled at PERF_HZ. */
-async function perfPhases({ load, params, phases }) {
+async function perfPhases({ load, params, phases, files }) {
   const out = join(root, "bench", ".out", "profiles");
   await mkdir(out, { recursive: true });
   for (const phase of phases) {
     await load.prepare({ workload: phase, params: params[phase], warmup: WARMUP });
     const file = join(out, `${phase}.perf.data`);
+    if (OPENS_OBJECTS.has(phase)) await files.room(0.3);
+    const openBefore = files.open();
     const pid = workerdPids().join(",");
     const args = ["record", "-q", "-g", "-F", String(PERF_HZ), "-p", pid, "-o", file];
     const recorder = spawn("perf", args, { stdio: "inherit" });
@@ -225,6 +233,7 @@ async function perfPhases({ load, params, phases }) {
     recorder.kill("SIGINT");
     await once(recorder, "exit");
     console.log(`\n== ${phase}: ${Math.round(figures.rps)} req/s under perf`);
+    console.log(`-- files workerd holds open: ${openBefore} before, ${files.open()} after`);
     console.log(`-- workerd CPU per request: ${figures.cpu_by_thread}`);
     console.log(await perfReport(file, figures.cpu_us_per_request));
     console.log(`-- ${relative(root, file)}`);
@@ -306,7 +315,7 @@ async function main() {
       const load = startLoad(worker.url);
       try {
         if (cpuOnly) await compare({ load, params, phases, files: worker.files });
-        else if (perf) await perfPhases({ load, params, phases });
+        else if (perf) await perfPhases({ load, params, phases, files: worker.files });
         else await profilePhases({ load, params, phases });
       } finally {
         load.close();

@@ -185,6 +185,7 @@ function fileBudget() {
   };
   return {
     limit,
+    open,
     async room(share) {
       while (Number.isFinite(limit) && open() > share * limit) {
         await new Promise((resolve) => setTimeout(resolve, 250));
