@@ -13,15 +13,14 @@ export const PERSONAL_TABLES = [
 ] as const;
 
 /** Events keyed by time: an insert writes one B-tree page, and the timeline reads in key order. */
-const events = (name: string) => `
-  CREATE TABLE ${name} (
+const events = `
+  CREATE TABLE events (
     ts INTEGER NOT NULL, seq INTEGER NOT NULL, event_id TEXT NOT NULL, body TEXT NOT NULL,
     PRIMARY KEY (ts, seq)
   ) WITHOUT ROWID`;
 
 /** Ids of events that left the window, still answered as duplicates; `n` orders them, oldest first. */
-const eventIds = (name: string) => `
-  CREATE TABLE ${name} (n INTEGER PRIMARY KEY, event_id TEXT NOT NULL)`;
+const eventIds = "CREATE TABLE event_ids (n INTEGER PRIMARY KEY, event_id TEXT NOT NULL)";
 
 const meta = "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)";
 const identifiers = `
@@ -50,12 +49,19 @@ const conflicts = `
     event_id TEXT NOT NULL, at INTEGER NOT NULL
   )`;
 
+// Migrations are frozen text: what an old database ran, word for word. The schema a new profile
+// gets is `profileSchema` below, built from the table definitions above; migration.test.ts holds a
+// migrated profile to the same tables.
 export const profileMigrations: readonly Migration[] = [
   {
     id: 1,
     up: `
-      ${meta};
-      ${identifiers};
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE identifiers (
+        type TEXT NOT NULL, hash TEXT NOT NULL, value TEXT NOT NULL,
+        verified INTEGER NOT NULL, added_at INTEGER NOT NULL,
+        PRIMARY KEY (type, hash)
+      );
       CREATE TABLE events (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         event_id TEXT NOT NULL UNIQUE,
@@ -65,10 +71,21 @@ export const profileMigrations: readonly Migration[] = [
       CREATE INDEX events_by_time ON events (ts DESC, seq DESC);
       CREATE TABLE event_ids (event_id TEXT PRIMARY KEY, n INTEGER NOT NULL);
       CREATE INDEX event_ids_by_n ON event_ids (n);
-      ${traits};
-      ${consentHistory};
-      ${merges};
-      ${conflicts};
+      CREATE TABLE traits (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at INTEGER NOT NULL);
+      CREATE TABLE consent_history (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        purpose TEXT NOT NULL, status TEXT NOT NULL, channel TEXT NOT NULL,
+        source TEXT NOT NULL, at INTEGER NOT NULL
+      );
+      CREATE TABLE merges (
+        profile_id TEXT PRIMARY KEY, via TEXT NOT NULL, event_id TEXT NOT NULL,
+        channel TEXT NOT NULL, at INTEGER NOT NULL
+      );
+      CREATE TABLE conflicts (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        type TEXT NOT NULL, reason TEXT NOT NULL, profile_id TEXT,
+        event_id TEXT NOT NULL, at INTEGER NOT NULL
+      );
     `,
   },
   {
@@ -82,9 +99,12 @@ export const profileMigrations: readonly Migration[] = [
         VALUES ('seq', coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)),
                ('event_count', (SELECT count(*) FROM events))
         ON CONFLICT (key) DO UPDATE SET value = excluded.value;
-      ${events("events_v2")};
+      CREATE TABLE events_v2 (
+        ts INTEGER NOT NULL, seq INTEGER NOT NULL, event_id TEXT NOT NULL, body TEXT NOT NULL,
+        PRIMARY KEY (ts, seq)
+      ) WITHOUT ROWID;
       INSERT INTO events_v2 (ts, seq, event_id, body) SELECT ts, seq, event_id, body FROM events;
-      ${eventIds("event_ids_v2")};
+      CREATE TABLE event_ids_v2 (n INTEGER PRIMARY KEY, event_id TEXT NOT NULL);
       INSERT INTO event_ids_v2 (n, event_id)
         SELECT n - (SELECT max(n) FROM event_ids), event_id FROM event_ids
         WHERE event_id NOT IN (SELECT event_id FROM events);
@@ -100,8 +120,8 @@ export const profileMigrations: readonly Migration[] = [
 export const profileSchema = [
   meta,
   identifiers,
-  events("events"),
-  eventIds("event_ids"),
+  events,
+  eventIds,
   traits,
   consentHistory,
   merges,
