@@ -48,6 +48,7 @@ describe("a customer's journey across browser, app and store", () => {
     const session = await openDevice();
     expect(session.status, session.text).toBe(200);
     expect(session.json.anonymous_id).toMatch(/^anon_/);
+    expect(session.json.profile.view).toBe("customer");
     const device = session.json.token as string;
     for (let i = 0; i < 2; i++) {
       const visit = await call("/v1/events", {
@@ -65,6 +66,7 @@ describe("a customer's journey across browser, app and store", () => {
       body: { device_token: device },
     });
     expect(login.status, login.text).toBe(200);
+    expect(login.json.profile.view).toBe("customer");
     const sessionToken = login.json.token as string;
     await call("/v1/events", {
       key: sessionToken,
