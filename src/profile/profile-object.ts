@@ -132,7 +132,7 @@ export class ProfileObject extends DurableObject<Env> {
       if (input.event.type === "consent") this.#applyConsent(input.event, input.source);
       this.#recordConflicts([...input.refused, ...admission.refused], eventId, now);
       foldEvent(state.aggregate, foldOf(input.event));
-      this.#saveAggregates(this.#prune());
+      this.#saveCounters(this.#prune());
     });
     return ok({
       kind: "recorded",
@@ -281,7 +281,7 @@ export class ProfileObject extends DurableObject<Env> {
       state.archived = combine(state.archived, snapshot.archived);
       this.#prune();
       state.aggregate = this.#recompute(state.archived);
-      this.#saveAggregates(true);
+      this.#saveCounters(true);
     });
     this.#load();
     return ok({ imported: true });
@@ -564,8 +564,11 @@ export class ProfileObject extends DurableObject<Env> {
     return aggregate;
   }
 
-  /** The running aggregate changes with every event; `archived` only when events leave the window. */
-  #saveAggregates(archivedChanged: boolean): void {
+  /**
+   * What changes with every event (the running aggregate, the sequence number, the event count);
+   * `archived` only when events leave the window.
+   */
+  #saveCounters(archivedChanged: boolean): void {
     const state = this.#state;
     if (!state) return;
     // One statement, and one page: meta's few rows share a leaf.
