@@ -210,3 +210,56 @@ describe("views by role", () => {
     expect(web.status).toBe(403);
   });
 });
+
+// A profile keeps each view's text until it changes: every kind of change must show at once.
+describe("views after a change", () => {
+  const staff = async (loyalty: string) =>
+    (await call("/v1/recognize", { key: keys.pos, body: { identifiers: { loyalty_id: loyalty } } }))
+      .json.profile;
+  const full = async (profileId: string) =>
+    (await call(`/v1/profiles/${profileId}`, { key: ADMIN })).json;
+
+  it("shows an event, a consent choice and a merge in the next read", async () => {
+    const loyalty = unique("L");
+    const email = `${unique("fresh")}@example.com`;
+    const first = await event(keys.server, {
+      type: "identify",
+      channel: "web",
+      identifiers: { loyalty_id: loyalty },
+      traits: { first_name: "Ada" },
+    });
+    expect(first.status, first.text).toBe(200);
+    const profileId = first.json.profile_id;
+    expect((await staff(loyalty)).stats.visits).toEqual({});
+    expect((await full(profileId)).traits).toEqual({ first_name: "Ada" });
+
+    await event(keys.pos, { type: "visit", identifiers: { loyalty_id: loyalty } });
+    expect((await staff(loyalty)).stats.visits).toEqual({ store: 1 });
+
+    const consent = await call(`/v1/profiles/${profileId}/consent`, {
+      method: "PUT",
+      key: keys.server,
+      body: { purposes: { marketing_email: "granted" }, channel: "web" },
+    });
+    expect(consent.status).toBe(200);
+    expect((await staff(loyalty)).consent).toEqual({ marketing_email: "granted" });
+
+    const other = await event(keys.server, {
+      type: "identify",
+      channel: "web",
+      identifiers: { email },
+      traits: { last_name: "Byron" },
+    });
+    expect(other.json.profile_id).not.toBe(profileId);
+    await event(keys.server, {
+      type: "identify",
+      channel: "web",
+      identifiers: { loyalty_id: loyalty, email },
+    });
+    const survivor = (await staff(loyalty)).profile_id;
+    const merged = await full(survivor);
+    expect(merged.identifiers).toMatchObject({ email: [email], loyalty_id: [loyalty] });
+    expect(merged.traits).toMatchObject({ first_name: "Ada", last_name: "Byron" });
+    expect((await staff(loyalty)).last_name).toBe("Byron");
+  });
+});

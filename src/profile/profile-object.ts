@@ -58,6 +58,8 @@ export class ProfileObject extends DurableObject<Env> {
   /** The last sequence number given to an event or a remembered id; persisted in meta. */
   #seq = 0;
   #knownIdSet: Set<string> | null = null;
+  /** Views as sent, built once per change: most calls read a profile that has not changed. */
+  readonly #views = new Map<ViewKind, string>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -79,7 +81,7 @@ export class ProfileObject extends DurableObject<Env> {
   view<K extends ViewKind>(kind: K): Outcome<JsonText<ViewOf<K>>> {
     const moved = this.#moved();
     if (moved) return moved;
-    return this.#state ? ok(viewText(kind, this.#state)) : MISSING;
+    return this.#state ? ok(this.#view(kind, this.#state)) : MISSING;
   }
 
   timeline(limit: number, before: Cursor | null): Outcome<TimelinePage> {
@@ -105,7 +107,7 @@ export class ProfileObject extends DurableObject<Env> {
     const state = this.#state ?? this.#create(input.profileId);
     const eventId = input.event.event_id;
     if (this.#knownIds().has(eventId))
-      return ok({ kind: "duplicate", view: viewText(input.view, state), accepted: [] });
+      return ok({ kind: "duplicate", view: this.#view(input.view, state), accepted: [] });
 
     const fresh = input.offered.filter((o) => !state.identifierHashes.get(o.hash)?.verified);
     const admission = admit(
@@ -136,7 +138,7 @@ export class ProfileObject extends DurableObject<Env> {
     });
     return ok({
       kind: "recorded",
-      view: viewText(input.view, state),
+      view: this.#view(input.view, state),
       accepted: admission.accepted,
     });
   }
@@ -217,8 +219,8 @@ export class ProfileObject extends DurableObject<Env> {
         this.#sql`DELETE FROM identifiers WHERE hash = ${hash}`;
         state.identifierHashes.delete(hash);
       }
+      state.identifiers = [...state.identifierHashes.values()];
     });
-    state.identifiers = [...state.identifierHashes.values()];
   }
 
   /**
@@ -340,12 +342,23 @@ export class ProfileObject extends DurableObject<Env> {
    * back and the copy is read again, so memory never holds what storage does not.
    */
   #transaction(write: () => void): void {
+    this.#views.clear();
     try {
       this.ctx.storage.transactionSync(write);
     } catch (error) {
       this.#load();
       throw error;
     }
+  }
+
+  /** A view's text from the cache; every change to the state goes through #transaction or #load. */
+  #view<K extends ViewKind>(kind: K, state: Loaded): JsonText<ViewOf<K>> {
+    let text = this.#views.get(kind) as JsonText<ViewOf<K>> | undefined;
+    if (text === undefined) {
+      text = viewText(kind, state);
+      this.#views.set(kind, text);
+    }
+    return text;
   }
 
   /** Every event id this profile answers as a duplicate: read on the first write, not at wake. */
@@ -379,6 +392,7 @@ export class ProfileObject extends DurableObject<Env> {
 
   /** A new person: only called while this object holds no personal data (see ingest). */
   #create(profileId: string): Loaded {
+    this.#views.clear();
     const now = Date.now();
     this.ctx.storage.transactionSync(() => {
       this.#setMeta("profile_id", profileId);
@@ -630,6 +644,7 @@ export class ProfileObject extends DurableObject<Env> {
   }
 
   #load(): void {
+    this.#views.clear();
     const meta = new Map(
       this.#sql<{ key: string; value: string }>`SELECT key, value FROM meta`.map((r) => [
         r.key,
