@@ -67,9 +67,9 @@ export function startLoad(origin) {
     });
 
   /** One measured run (round `round` keeps its ids apart from every other run's). */
-  async function timed({ workload, params, length, round }) {
+  async function timed({ workload, params, length, round, timeline = false }) {
     const before = workerdCpu();
-    const figures = await run({ workload, params: { ...params, round }, ...length });
+    const figures = await run({ workload, params: { ...params, round }, ...length, timeline });
     // What bounds throughput on this machine: workerd's CPU (all threads) per answered request.
     const cpu = cpuPerRequest(before, workerdCpu(), figures.ok);
     return { ...figures, cpu_us_per_request: Math.round(cpu.total), cpu_by_thread: cpu.text };
@@ -85,9 +85,12 @@ export function startLoad(origin) {
       if (warmup) await run({ workload, params: { ...params, round: ROUND.warmup }, ...warmup });
       return calls;
     },
-    /** The `index`th measured window of a workload, with workerd's CPU per request. */
-    window({ workload, params, length, index }) {
-      return timed({ workload, params, length, round: ROUND.measure + index });
+    /**
+     * The `index`th measured window of a workload, with workerd's CPU per request; `timeline`: with
+     * every response's arrival and latency too (loadgen.mjs).
+     */
+    window({ workload, params, length, index, timeline }) {
+      return timed({ workload, params, length, round: ROUND.measure + index, timeline });
     },
     /** Prepare and one measured run, answered with the preflight's object calls. */
     async measure({ workload, params, length, warmup }) {

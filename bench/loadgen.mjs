@@ -5,11 +5,16 @@ import autocannon from "autocannon";
 import { percentile } from "./stats.mjs";
 import { workloads } from "./workloads.mjs";
 
-/** Runs for `seconds`, or for exactly `amount` requests (priming objects before a phase). */
-async function measure({ origin, workload, params, connections, seconds, amount }) {
+/**
+ * Runs for `seconds`, or for exactly `amount` requests (priming objects before a phase). With
+ * `timeline`, also answers each response's arrival (CLOCK_MONOTONIC ms, the clock `perf record -k
+ * CLOCK_MONOTONIC` stamps samples with) and latency, flattened: where a phase's slow requests come from.
+ */
+async function measure({ origin, workload, params, connections, seconds, amount, timeline }) {
   const next = workloads[workload](params);
   let index = 0;
   const latencies = [];
+  const arrivals = [];
   const failures = {};
   // Our own clock: autocannon reports whole seconds, and notices that a run of `amount` requests
   // is over only on its next sampling tick (hence a short `sampleInt`).
@@ -33,6 +38,7 @@ async function measure({ origin, workload, params, connections, seconds, amount 
   instance.on("response", (_client, status, _bytes, ms) => {
     lastAnswer = performance.now();
     if (status >= 200 && status < 300) latencies.push(ms);
+    if (timeline) arrivals.push(Number(process.hrtime.bigint() / 1000n) / 1000, ms);
   });
   const result = await instance;
   const sorted = Float64Array.from(latencies).sort();
@@ -56,6 +62,7 @@ async function measure({ origin, workload, params, connections, seconds, amount 
     // Every 2xx latency, sorted, so windows of one phase can be pooled (exact percentiles; autocannon's
     // histogram rounds to whole ms).
     latencies_ms: Array.from(sorted),
+    ...(timeline ? { timeline: arrivals } : {}),
   };
 }
 

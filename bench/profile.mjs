@@ -8,10 +8,13 @@
 // BENCH_WORKING_SET=n (at most 1,000): how many people each phase cycles through (default 100).
 // `--perf`: Linux `perf` samples workerd's native stacks instead (HTTP, RPC, SQLite, V8 itself:
 // most of a request's CPU, which V8's profiler cannot see); needs `perf` on the PATH.
+// `--stalls`: where the slow requests come from: the moments no response arrived for STALL_MS or
+// more, and what workerd's main thread did meanwhile (from `perf`), as scavenges, full
+// mark-compacts, other GC or anything else.
 import { execFile, spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdir, writeFile } from "node:fs/promises";
-import { join, relative } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { apiClient } from "./client.mjs";
@@ -49,7 +52,10 @@ const settings = {
 // `--cpu`: no profiler, only workerd's CPU per request, which is what bounds throughput here.
 const cpuOnly = process.argv.includes("--cpu");
 const perf = process.argv.includes("--perf");
-const MODES = new Set(["--cpu", "--perf"]);
+const stalls = process.argv.includes("--stalls");
+const MODES = new Set(["--cpu", "--perf", "--stalls"]);
+/** A pause in responses at least this long counts as a stall (p50s here are 3–9 ms). */
+const STALL_MS = 30;
 const PHASES = ["floor", "read", "recognize", "me", "write", "ingest", "creation", "newobject"];
 /** Phases that open a new object per request: each window starts once earlier ones closed. */
 const OPENS_OBJECTS = new Set(["creation", "newobject"]);
@@ -240,6 +246,104 @@ async function perfPhases({ load, params, phases, files }) {
   }
 }
 
+/** What a sample of workerd's main thread was doing, by the frames of its stack. */
+const STALL_PARTS = [
+  ["scavenge (young generation)", /Heap::Scavenge|ScavengerCollector|MinorMarkSweep/],
+  [
+    "mark-compact (whole heap, with the C++ wrappers of workerd's objects)",
+    /MarkCompactCollector|Heap::MarkCompact|CppHeap::|cppgc::internal::(Sweeper|Marker)/,
+  ],
+  [
+    "after a GC: destroying the dead wrappers of workerd's objects (Request, Response, Headers …)",
+    /CallGCEpilogueCallbacks|maybeDeferDestruction|RefToDelete|Wrappable::detach/,
+  ],
+  ["other GC", /v8::internal::Heap::|GlobalHandles|TracedHandles|HeapTracer/],
+];
+
+/** `perf script` samples as { tid, ms, frames }, ms on CLOCK_MONOTONIC. */
+async function perfSamples(file) {
+  const { stdout } = await promisify(execFile)(
+    "perf",
+    ["script", "-i", file, "-F", "tid,time,ip,sym"],
+    { maxBuffer: 1024 * 1024 * 1024 },
+  );
+  const samples = [];
+  for (const block of stdout.split("\n\n")) {
+    const [head, ...lines] = block.split("\n").filter((line) => line.trim());
+    const match = /^\s*(\d+)\s+([\d.]+):/.exec(head ?? "");
+    if (!match) continue;
+    const frames = lines.map((line) => line.trim().replace(/^[0-9a-f]+\s+/, ""));
+    samples.push({ tid: Number(match[1]), ms: Number(match[2]) * 1000, frames });
+  }
+  return samples;
+}
+
+/** The stalls of one window: response gaps of STALL_MS or more, and the main thread's work in them. */
+function stallReport(timeline, samples) {
+  const arrivals = [];
+  for (let i = 0; i < timeline.length; i += 2) arrivals.push(timeline[i]);
+  arrivals.sort((a, b) => a - b);
+  const gaps = [];
+  for (let i = 1; i < arrivals.length; i++) {
+    if (arrivals[i] - arrivals[i - 1] >= STALL_MS) gaps.push([arrivals[i - 1], arrivals[i]]);
+  }
+  const span = arrivals.at(-1) - arrivals[0];
+  const stalled = gaps.reduce((sum, [from, to]) => sum + to - from, 0);
+  const perThread = new Map();
+  for (const { tid } of samples) perThread.set(tid, (perThread.get(tid) ?? 0) + 1);
+  const main = [...perThread].sort((a, b) => b[1] - a[1])[0]?.[0];
+  const inGaps = samples.filter(
+    (s) => s.tid === main && gaps.some(([from, to]) => s.ms >= from && s.ms <= to),
+  );
+  const kinds = new Map([...STALL_PARTS.map(([name]) => [name, 0]), ["not GC", 0]]);
+  const leaves = new Map();
+  for (const { frames } of inGaps) {
+    const kind =
+      STALL_PARTS.find(([, pattern]) => frames.some((f) => pattern.test(f)))?.[0] ?? "not GC";
+    kinds.set(kind, kinds.get(kind) + 1);
+    const leaf = (frames[0] ?? "?").replace(/\(.*/, "").slice(0, 90);
+    leaves.set(leaf, (leaves.get(leaf) ?? 0) + 1);
+  }
+  const lengths = gaps.map(([from, to]) => to - from).sort((a, b) => a - b);
+  const pct = (n, of) => `${((100 * n) / (of || 1)).toFixed(1)} %`;
+  const lines = [
+    `-- stalls (no response for ${STALL_MS} ms or more): ${gaps.length} in ${(span / 1000).toFixed(1)} s, ${Math.round(stalled)} ms in all (${pct(stalled, span)} of the window); median ${Math.round(median(lengths) ?? 0)} ms, longest ${Math.round(lengths.at(-1) ?? 0)} ms`,
+    `-- workerd's main thread during them: ${inGaps.length} samples (${Math.round((inGaps.length * 1000) / PERF_HZ)} ms on CPU)`,
+    ...[...kinds].map(([name, n]) => `${pct(n, inGaps.length).padStart(8)}  ${name}`),
+    "-- its busiest functions then",
+    ...[...leaves]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 8)
+      .map(([name, n]) => `${pct(n, inGaps.length).padStart(8)}  ${name}`),
+  ];
+  return lines.join("\n");
+}
+
+/** Each phase under `perf record` with every response's arrival, for stallReport. */
+async function stallPhases({ load, params, phases }) {
+  for (const phase of phases) {
+    await load.prepare({ workload: phase, params: params[phase], warmup: WARMUP });
+    const file = join(root, "bench", ".out", "profiles", `${phase}.stalls.perf.data`);
+    await mkdir(dirname(file), { recursive: true });
+    const pid = workerdPids().join(",");
+    const args = ["record", "-q", "-g", "-k", "CLOCK_MONOTONIC", "-F", String(PERF_HZ)];
+    const recorder = spawn("perf", [...args, "-p", pid, "-o", file], { stdio: "inherit" });
+    const figures = await load.window({
+      workload: phase,
+      params: params[phase],
+      length: { seconds: SECONDS },
+      index: 0,
+      timeline: true,
+    });
+    recorder.kill("SIGINT");
+    await once(recorder, "exit");
+    console.log(
+      `\n== ${phase}: ${Math.round(figures.rps)} req/s, p50 ${figures.p50_ms.toFixed(1)} ms, p99 ${figures.p99_ms.toFixed(1)} ms`,
+    );
+    console.log(stallReport(figures.timeline, await perfSamples(file)));
+  }
+}
+
 /**
  * The phases in alternation, ROUNDS short windows each: this machine's speed drifts by tens of
  * percent within minutes, so a phase is compared with its primitive window by window and the
@@ -292,7 +396,7 @@ async function main() {
     scriptPath,
     bindings: { ...credentials.bindings, MAX_EVENTS_PER_PROFILE: "1000" },
     persistTo: data.path,
-    ...(cpuOnly || perf ? {} : { inspectorPort: INSPECTOR_PORT }),
+    ...(cpuOnly || perf || stalls ? {} : { inspectorPort: INSPECTOR_PORT }),
   };
   try {
     const keys = await withWorker(options, async (worker) => {
@@ -316,6 +420,7 @@ async function main() {
       try {
         if (cpuOnly) await compare({ load, params, phases, files: worker.files });
         else if (perf) await perfPhases({ load, params, phases, files: worker.files });
+        else if (stalls) await stallPhases({ load, params, phases });
         else await profilePhases({ load, params, phases });
       } finally {
         load.close();
