@@ -63,6 +63,24 @@ describe("credentials", () => {
     ).toBe(404);
   });
 
+  it("stops a key revoked elsewhere within 5 seconds, without a hop per request", async () => {
+    const created = await call("/v1/admin/keys", {
+      key: ADMIN,
+      body: { role: "server", name: unique() },
+    });
+    const use = async () =>
+      (await call("/v1/recognize", { key: created.json.key, body: recognizeBody })).status;
+    expect(await use()).toBe(404);
+    // What another isolate's admin request does: change the table without touching this copy.
+    expect(await env.CONFIG.getByName("config").revokeKey(created.json.id)).toBe(true);
+    const revokedAt = Date.now();
+    expect(await use()).toBe(404);
+    while ((await use()) !== 401) {
+      expect(Date.now() - revokedAt).toBeLessThan(5_000);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  });
+
   it("refuses a revoked key", async () => {
     const created = await call("/v1/admin/keys", {
       key: ADMIN,

@@ -3,7 +3,10 @@
 // lookups requests need (by secret hash, by key id, every allowed origin) are built once per copy.
 import type { ConfigSnapshot, KeyGrant } from "./config-object";
 
-const MAX_AGE_MS = 4_000;
+/** A copy this old is read again, by one request of the isolate. */
+export const REFRESH_AFTER_MS = 3_500;
+/** No request uses a copy this old: with the read itself, a change shows within 5 s. */
+export const MAX_AGE_MS = 4_500;
 const CONFIG_OBJECT = "config";
 
 export interface KeyTable {
@@ -17,6 +20,8 @@ export interface KeyTable {
 }
 
 let cached: { table: KeyTable; fetchedAt: number } | null = null;
+/** When this isolate's refresh started; null while none is in flight. */
+let refreshStarted: number | null = null;
 
 function index(snapshot: ConfigSnapshot): KeyTable {
   const grants = Object.entries(snapshot.keys);
@@ -35,15 +40,39 @@ async function refresh(env: Env): Promise<KeyTable> {
   return table;
 }
 
+/**
+ * Whether a request reads the key table itself: when there is no copy, when the copy is due and
+ * no other request of the isolate is reading it, and always once the copy is too old to use.
+ * The ConfigObject is one object for every isolate, so one read per isolate, not one per request
+ * in flight, keeps it off the request path.
+ */
+export function mustRefresh(
+  now: number,
+  fetchedAt: number | null,
+  started: number | null,
+): boolean {
+  if (fetchedAt === null) return true;
+  const age = now - fetchedAt;
+  if (age < REFRESH_AFTER_MS) return false;
+  // A read that has not answered by the time the copy expires no longer counts.
+  const othersReading = started !== null && now - started < MAX_AGE_MS - REFRESH_AFTER_MS;
+  return !othersReading || age >= MAX_AGE_MS;
+}
+
 export function keyTable(env: Env): Promise<KeyTable> | KeyTable {
-  if (cached && Date.now() - cached.fetchedAt < MAX_AGE_MS) return cached.table;
-  // Each request awaits its own read: a promise shared across requests cannot carry I/O in workerd.
-  return refresh(env);
+  const now = Date.now();
+  if (cached && !mustRefresh(now, cached.fetchedAt, refreshStarted)) return cached.table;
+  // The request awaits its own read: a promise shared across requests cannot carry I/O in workerd.
+  refreshStarted = now;
+  return refresh(env).finally(() => {
+    refreshStarted = null;
+  });
 }
 
 /** After a change made in this isolate, read it back at once. */
 export function invalidateConfig(): void {
   cached = null;
+  refreshStarted = null;
 }
 
 export const configObject = (env: Env) => env.CONFIG.getByName(CONFIG_OBJECT);
