@@ -65,7 +65,8 @@ export function keyTable(env: Env): Promise<KeyTable> | KeyTable {
   // The request awaits its own read: a promise shared across requests cannot carry I/O in workerd.
   refreshStarted = now;
   return refresh(env).finally(() => {
-    refreshStarted = null;
+    // A later read may have taken over after this one was given up on: that one still counts.
+    if (refreshStarted === now) refreshStarted = null;
   });
 }
 

@@ -351,7 +351,7 @@ export class ProfileObject extends DurableObject<Env> {
     }
   }
 
-  /** A view's text from the cache; every change to the state goes through #transaction or #load. */
+  /** A view's text, kept until the state changes: only in #transaction, #load and #create. */
   #view<K extends ViewKind>(kind: K, state: Loaded): JsonText<ViewOf<K>> {
     let text = this.#views.get(kind) as JsonText<ViewOf<K>> | undefined;
     if (text === undefined) {
