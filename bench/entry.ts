@@ -1,7 +1,7 @@
-// Bench-only entry, never deployed (bench/wrangler.toml): the service unchanged, plus two primitive
-// routes that cost exactly one Durable Object hop, reading or writing one row — the yardsticks the
-// service's routes are compared with — a probe of a profile's storage size, and a count of the
-// Durable Object calls a request makes.
+// Bench-only entry, never deployed (bench/wrangler.toml): the service unchanged, plus primitive
+// routes that cost exactly one Durable Object hop, reading or writing one row (the read also as a
+// POST with a JSON body) — the yardsticks the service's routes are compared with — a probe of a
+// profile's storage size, and a count of the Durable Object calls a request makes.
 import { DurableObject } from "cloudflare:workers";
 import { Hono } from "hono";
 import service, { ProfileObject as ServiceProfileObject } from "../src/index";
@@ -53,6 +53,12 @@ const bench = new Hono<{ Bindings: BenchEnv }>()
   .get("/bench/read/:n", async (c) => {
     const value = await c.env.BENCH.getByName(`bench-${c.req.param("n")}`).read(ROW);
     return c.json({ value });
+  })
+  // The read as a POST lookup sends it: the body is read and parsed, then the same one hop.
+  .post("/bench/read/:n", async (c) => {
+    const body = await c.req.json<{ identifiers: Record<string, string> }>();
+    const value = await c.env.BENCH.getByName(`bench-${c.req.param("n")}`).read(ROW);
+    return c.json({ value, identifiers: Object.keys(body.identifiers).length });
   })
   .post("/bench/write/:n", async (c) => {
     await c.env.BENCH.getByName(`bench-${c.req.param("n")}`).write(ROW, String(Date.now()));

@@ -21,11 +21,20 @@ export const PHASES = [
     prime: "write",
     group: "reads",
   },
+  // The same read with what every POST lookup carries: a small JSON body, read and parsed.
+  {
+    name: "readbody",
+    label: "Primitive: one-row read RPC, sent as a POST with a JSON body",
+    workload: "readbody",
+    prime: "write",
+    group: "reads",
+  },
   {
     name: "recognize",
     label: "POS recognize, known person (phone or loyalty id)",
     workload: "recognize",
     primitive: "read",
+    alsoAgainst: ["readbody"],
     prime: "recognize",
     group: "reads",
   },
@@ -169,6 +178,7 @@ export function workloadParams({ keys, count, stride, tokens }) {
   return {
     floor: {},
     read: { objects: count },
+    readbody: { objects: count },
     write: { objects: count },
     recognize: { key: keys.pos, count, stride },
     me: { tokens },

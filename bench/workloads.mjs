@@ -25,6 +25,16 @@ export const workloads = {
     ({ objects }) =>
     (i) => ({ method: "GET", path: `/bench/read/${i % objects}` }),
 
+  /** The read primitive as a lookup is sent: a POST whose JSON body the route reads. */
+  readbody:
+    ({ objects }) =>
+    (i) => ({
+      method: "POST",
+      path: `/bench/read/${i % objects}`,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ identifiers: { phone: "+14155550100" } }),
+    }),
+
   write:
     ({ objects }) =>
     (i) => ({ method: "POST", path: `/bench/write/${i % objects}` }),
