@@ -351,7 +351,7 @@ export class ProfileObject extends DurableObject<Env> {
     }
   }
 
-  /** A view's text, kept until the state changes: only in #transaction, #load and #create. */
+  /** A view's text, kept until the state changes, which it does only in #transaction and #load. */
   #view<K extends ViewKind>(kind: K, state: Loaded): JsonText<ViewOf<K>> {
     let text = this.#views.get(kind) as JsonText<ViewOf<K>> | undefined;
     if (text === undefined) {
@@ -392,9 +392,8 @@ export class ProfileObject extends DurableObject<Env> {
 
   /** A new person: only called while this object holds no personal data (see ingest). */
   #create(profileId: string): Loaded {
-    this.#views.clear();
     const now = Date.now();
-    this.ctx.storage.transactionSync(() => {
+    this.#transaction(() => {
       this.#setMeta("profile_id", profileId);
       this.#setMeta("created_at", String(now));
     });
