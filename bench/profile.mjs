@@ -205,72 +205,6 @@ const PARTS = [
   ["inside an object's RPC method", /JsRpcTargetBase::callImpl/],
 ];
 
-/** What each part of workerd's work costs per request, from `perf script`'s stacks. */
-async function perfReport(file, cpuUs) {
-  const { stdout } = await promisify(execFile)("perf", ["script", "-i", file, "-F", "ip,sym"], {
-    maxBuffer: 1024 * 1024 * 1024,
-  });
-  const hits = new Map(PARTS.map(([name]) => [name, 0]));
-  let samples = 0;
-  for (const block of stdout.split("\n\n")) {
-    const frames = block
-      .split("\n")
-      .map((line) => line.trim().replace(/^[0-9a-f]+\s+/, ""))
-      .filter(Boolean);
-    if (frames.length === 0) continue;
-    samples += 1;
-    for (const [name, pattern] of PARTS) {
-      if (frames.some((frame) => pattern.test(frame))) hits.set(name, (hits.get(name) ?? 0) + 1);
-    }
-  }
-  return PARTS.map(([name]) => {
-    const share = (hits.get(name) ?? 0) / samples;
-    return `${String(Math.round(share * cpuUs)).padStart(5)} µs  ${(share * 100).toFixed(1).padStart(5)} %  ${name}`;
-  }).join("\n");
-}
-
-/** Each phase in turn under `perf record`, workerd's every thread sampled at PERF_HZ. */
-async function perfPhases({ load, params, phases, files }) {
-  const out = join(root, "bench", ".out", "profiles");
-  await mkdir(out, { recursive: true });
-  for (const phase of phases) {
-    await load.prepare({ workload: phase, params: params[phase], warmup: WARMUP });
-    const file = join(out, `${phase}.perf.data`);
-    if (OPENS_OBJECTS.has(phase)) await files.room(0.3);
-    const openBefore = files.open();
-    const pid = workerdPids().join(",");
-    const args = ["record", "-q", "-g", "-F", String(PERF_HZ), "-p", pid, "-o", file];
-    const recorder = spawn("perf", args, { stdio: "inherit" });
-    const figures = await load.window({
-      workload: phase,
-      params: params[phase],
-      length: { seconds: SECONDS },
-      index: 0,
-    });
-    recorder.kill("SIGINT");
-    await once(recorder, "exit");
-    console.log(`\n== ${phase}: ${Math.round(figures.rps)} req/s under perf`);
-    console.log(`-- files workerd holds open: ${openBefore} before, ${files.open()} after`);
-    console.log(`-- workerd CPU per request: ${figures.cpu_by_thread}`);
-    console.log(await perfReport(file, figures.cpu_us_per_request));
-    console.log(`-- ${relative(root, file)}`);
-  }
-}
-
-/** What a sample of workerd's main thread was doing, by the frames of its stack. */
-const STALL_PARTS = [
-  ["scavenge (young generation)", /Heap::Scavenge|ScavengerCollector|MinorMarkSweep/],
-  [
-    "mark-compact (whole heap, with the C++ wrappers of workerd's objects)",
-    /MarkCompactCollector|Heap::MarkCompact|CppHeap::|cppgc::internal::(Sweeper|Marker)/,
-  ],
-  [
-    "after a GC: destroying the dead wrappers of workerd's objects (Request, Response, Headers …)",
-    /CallGCEpilogueCallbacks|maybeDeferDestruction|RefToDelete|Wrappable::detach/,
-  ],
-  ["other GC", /v8::internal::Heap::|GlobalHandles|TracedHandles|HeapTracer/],
-];
-
 /** `perf script` samples as { tid, ms, frames }, ms on CLOCK_MONOTONIC. */
 async function perfSamples(file) {
   const { stdout } = await promisify(execFile)(
@@ -288,6 +222,72 @@ async function perfSamples(file) {
   }
   return samples;
 }
+
+/** What each part of workerd's work costs per request, from `perf script`'s stacks. */
+function perfReport(samples, cpuUs) {
+  const hits = new Map(PARTS.map(([name]) => [name, 0]));
+  for (const { frames } of samples) {
+    for (const [name, pattern] of PARTS) {
+      if (frames.some((frame) => pattern.test(frame))) hits.set(name, (hits.get(name) ?? 0) + 1);
+    }
+  }
+  return PARTS.map(([name]) => {
+    const share = (hits.get(name) ?? 0) / (samples.length || 1);
+    return `${String(Math.round(share * cpuUs)).padStart(5)} µs  ${(share * 100).toFixed(1).padStart(5)} %  ${name}`;
+  }).join("\n");
+}
+
+/**
+ * One measured window of a phase while `perf record` samples workerd's every thread at PERF_HZ,
+ * stamped with CLOCK_MONOTONIC (the clock loadgen.mjs stamps arrivals with); answers the
+ * window's figures and the file.
+ */
+async function underPerf({ load, params, phase, name, timeline = false }) {
+  const file = join(root, "bench", ".out", "profiles", `${name}.perf.data`);
+  await mkdir(dirname(file), { recursive: true });
+  const pid = workerdPids().join(",");
+  const args = ["record", "-q", "-g", "-k", "CLOCK_MONOTONIC", "-F", String(PERF_HZ)];
+  const recorder = spawn("perf", [...args, "-p", pid, "-o", file], { stdio: "inherit" });
+  const figures = await load.window({
+    workload: phase,
+    params: params[phase],
+    length: { seconds: SECONDS },
+    index: 0,
+    timeline,
+  });
+  recorder.kill("SIGINT");
+  await once(recorder, "exit");
+  return { figures, file };
+}
+
+/** Each phase in turn under `perf record`, reported as CPU per request by part. */
+async function perfPhases({ load, params, phases, files }) {
+  for (const phase of phases) {
+    await load.prepare({ workload: phase, params: params[phase], warmup: WARMUP });
+    if (OPENS_OBJECTS.has(phase)) await files.room(0.3);
+    const openBefore = files.open();
+    const { figures, file } = await underPerf({ load, params, phase, name: phase });
+    console.log(`\n== ${phase}: ${Math.round(figures.rps)} req/s under perf`);
+    console.log(`-- files workerd holds open: ${openBefore} before, ${files.open()} after`);
+    console.log(`-- workerd CPU per request: ${figures.cpu_by_thread}`);
+    console.log(perfReport(await perfSamples(file), figures.cpu_us_per_request));
+    console.log(`-- ${relative(root, file)}`);
+  }
+}
+
+/** What a sample of workerd's main thread was doing, by the frames of its stack. */
+const STALL_PARTS = [
+  ["scavenge (young generation)", /Heap::Scavenge|ScavengerCollector|MinorMarkSweep/],
+  [
+    "mark-compact (whole heap, with the C++ wrappers of workerd's objects)",
+    /MarkCompactCollector|Heap::MarkCompact|CppHeap::|cppgc::internal::(Sweeper|Marker)/,
+  ],
+  [
+    "after a GC: destroying the dead wrappers of workerd's objects (Request, Response, Headers …)",
+    /CallGCEpilogueCallbacks|maybeDeferDestruction|RefToDelete|Wrappable::detach/,
+  ],
+  ["other GC", /v8::internal::Heap::|GlobalHandles|TracedHandles|HeapTracer/],
+];
 
 /** The stalls of one window: response gaps of STALL_MS or more, and the main thread's work in them. */
 function stallReport(timeline, samples) {
@@ -334,20 +334,13 @@ function stallReport(timeline, samples) {
 async function stallPhases({ load, params, phases }) {
   for (const phase of phases) {
     await load.prepare({ workload: phase, params: params[phase], warmup: WARMUP });
-    const file = join(root, "bench", ".out", "profiles", `${phase}.stalls.perf.data`);
-    await mkdir(dirname(file), { recursive: true });
-    const pid = workerdPids().join(",");
-    const args = ["record", "-q", "-g", "-k", "CLOCK_MONOTONIC", "-F", String(PERF_HZ)];
-    const recorder = spawn("perf", [...args, "-p", pid, "-o", file], { stdio: "inherit" });
-    const figures = await load.window({
-      workload: phase,
-      params: params[phase],
-      length: { seconds: SECONDS },
-      index: 0,
+    const { figures, file } = await underPerf({
+      load,
+      params,
+      phase,
+      name: `${phase}.stalls`,
       timeline: true,
     });
-    recorder.kill("SIGINT");
-    await once(recorder, "exit");
     console.log(
       `\n== ${phase}: ${Math.round(figures.rps)} req/s, p50 ${figures.p50_ms.toFixed(1)} ms, p99 ${figures.p99_ms.toFixed(1)} ms`,
     );
