@@ -1,0 +1,63 @@
+// A write SQLite refuses part-way leaves the profile as it was, in storage and in the object's
+// memory: the event is not half-recorded, and sending it again records it.
+
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ADMIN, call, createKey, event, unique } from "./helpers";
+
+let server: string;
+beforeAll(async () => {
+  server = await createKey("server");
+});
+
+/** Makes the profile's storage refuse any trait write until `allow` runs (a failing disk, say). */
+function refuseTraits(profileId: string, allow = false) {
+  return runInDurableObject(env.PROFILES.getByName(profileId), (_instance, state) => {
+    state.storage.sql.exec(
+      allow
+        ? "DROP TRIGGER refuse_traits"
+        : "CREATE TRIGGER refuse_traits BEFORE UPDATE ON traits BEGIN SELECT RAISE(ABORT, 'refused'); END",
+    );
+  });
+}
+
+describe("a write that fails part-way", () => {
+  it("records nothing, and the same event sent again is recorded, not a duplicate", async () => {
+    const email = `${unique()}@example.com`;
+    const first = await event(server, {
+      type: "identify",
+      channel: "web",
+      identifiers: { email },
+      traits: { first_name: "Jane" },
+    });
+    expect(first.status).toBe(200);
+    const profileId: string = first.json.profile_id;
+    await refuseTraits(profileId);
+
+    // The event row goes in before the trait update that SQLite refuses.
+    const renamed = { type: "identify", channel: "store", identifiers: { email } };
+    const id = unique("evt");
+    const failed = await call("/v1/events", {
+      key: server,
+      body: { id, ...renamed, traits: { first_name: "Janet" } },
+    });
+    expect(failed.status).toBe(500);
+    expect(failed.headers.get("content-type")).toContain("application/problem+json");
+    expect(failed.text).not.toContain("refused");
+
+    const after = await call(`/v1/profiles/${profileId}`, { key: ADMIN });
+    expect(after.json.traits.first_name).toBe("Jane");
+    expect(after.json.computed).toEqual(first.json.profile.computed);
+    const timeline = await call(`/v1/profiles/${profileId}/timeline`, { key: ADMIN });
+    expect(timeline.json.events.map((e: { event_id: string }) => e.event_id)).not.toContain(id);
+
+    await refuseTraits(profileId, true);
+    const retried = await call("/v1/events", {
+      key: server,
+      body: { id, ...renamed, traits: { first_name: "Janet" } },
+    });
+    expect(retried.json).toMatchObject({ status: "recorded", profile_id: profileId });
+    expect(retried.json.profile.traits.first_name).toBe("Janet");
+  });
+});
