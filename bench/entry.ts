@@ -1,6 +1,6 @@
 // Bench-only entry, never deployed (bench/wrangler.toml): the service unchanged, plus primitive
-// routes that cost exactly one Durable Object hop, reading or writing one row (the read also as a
-// POST with a JSON body) — the yardsticks the service's routes are compared with — a probe of a
+// routes that cost exactly one Durable Object hop, reading or writing one row (each also with the
+// JSON body a lookup or an event carries) — the yardsticks the service's routes are compared with — a probe of a
 // profile's storage size, and a count of the Durable Object calls a request makes.
 import { DurableObject } from "cloudflare:workers";
 import { Hono } from "hono";
@@ -60,8 +60,12 @@ const bench = new Hono<{ Bindings: BenchEnv }>()
     const value = await c.env.BENCH.getByName(`bench-${c.req.param("n")}`).read(ROW);
     return c.json({ value, identifiers: Object.keys(body.identifiers).length });
   })
+  // With a JSON body, the write as an ingest sends it: the event is read, parsed and stored.
   .post("/bench/write/:n", async (c) => {
-    await c.env.BENCH.getByName(`bench-${c.req.param("n")}`).write(ROW, String(Date.now()));
+    const value = c.req.header("content-type")
+      ? JSON.stringify(await c.req.json())
+      : String(Date.now());
+    await c.env.BENCH.getByName(`bench-${c.req.param("n")}`).write(ROW, value);
     return c.json({ ok: true });
   })
   .get("/bench/profile-size/:id", async (c) => {

@@ -53,11 +53,20 @@ export const PHASES = [
     prime: "write",
     group: "writes",
   },
+  // The same write with what every ingest carries: the event as a JSON body, read, parsed, stored.
+  {
+    name: "writebody",
+    label: "Primitive: one-row write RPC, sent as a POST with the event as JSON body",
+    workload: "writebody",
+    prime: "write",
+    group: "writes",
+  },
   {
     name: "ingest",
     label: "Ingest a visit, known person",
     workload: "ingest",
     primitive: "write",
+    alsoAgainst: ["writebody"],
     prime: "ingest",
     group: "writes",
   },
@@ -180,6 +189,7 @@ export function workloadParams({ keys, count, stride, tokens }) {
     read: { objects: count },
     readbody: { objects: count },
     write: { objects: count },
+    writebody: { objects: count },
     recognize: { key: keys.pos, count, stride },
     me: { tokens },
     ingest: { key: keys.server, count, stride },

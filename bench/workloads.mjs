@@ -18,6 +18,14 @@ const STRANGERS_PER_ROUND = 200_000;
 /** Known people are taken in turn: `count` of them, `stride` apart, from `first` on. */
 const known = ({ first = 0, count, stride = 1 }, i) => identifiersOf(first + (i % count) * stride);
 
+/** A web visit by a signed-in person, as the brand's back end reports it. */
+const visit = (id, { email, anonymous_id }) => ({
+  id,
+  type: "visit",
+  channel: "web",
+  identifiers: { email, anonymous_id },
+});
+
 export const workloads = {
   floor: () => () => ({ method: "GET", path: "/healthz" }),
 
@@ -38,6 +46,16 @@ export const workloads = {
   write:
     ({ objects }) =>
     (i) => ({ method: "POST", path: `/bench/write/${i % objects}` }),
+
+  /** The write primitive as an event is sent: the route reads, parses and stores the visit. */
+  writebody:
+    ({ objects }) =>
+    (i) => ({
+      method: "POST",
+      path: `/bench/write/${i % objects}`,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(visit(`writebody-${i}`, identifiersOf(i % objects))),
+    }),
 
   /** Every request a new object: what creating per-person state costs the platform itself. */
   newobject: (params) => (i) => ({
@@ -62,13 +80,7 @@ export const workloads = {
 
   /** The brand's back end reports a web visit by a signed-in person it knows. */
   ingest: (params) => (i) => {
-    const { email, anonymous_id } = known(params, i);
-    const event = {
-      id: `ingest-${params.round}-${i}`,
-      type: "visit",
-      channel: "web",
-      identifiers: { email, anonymous_id },
-    };
+    const event = visit(`ingest-${params.round}-${i}`, known(params, i));
     return { path: "/v1/events", ...json(params.key, event) };
   },
 
