@@ -5,6 +5,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { Hono } from "hono";
 import service, { ProfileObject as ServiceProfileObject } from "../src/index";
+import type { IngestInput, IngestOutcome, Outcome } from "../src/profile/protocol";
 
 export { ConfigObject, IdentityObject } from "../src/index";
 
@@ -15,6 +16,19 @@ export { ConfigObject, IdentityObject } from "../src/index";
 export class ProfileObject extends ServiceProfileObject {
   databaseSize(): number {
     return this.ctx.storage.sql.databaseSize;
+  }
+}
+
+/**
+ * The ceiling of any ingest on this machine: the service's ingest route in full (authentication,
+ * validation, identifiers, resolution, the hop with the event), against a profile that, once
+ * created, stores nothing and answers the view it already has. Requests carrying `STORELESS` use it.
+ */
+export class StorelessProfileObject extends ProfileObject {
+  override ingest(input: IngestInput): Outcome<IngestOutcome> {
+    const view = this.view(input.view);
+    if (view.status !== "ok") return super.ingest(input);
+    return { status: "ok", value: { kind: "recorded", view: view.value, accepted: [] } };
   }
 }
 
@@ -44,6 +58,7 @@ export class BenchObject extends DurableObject {
 interface BenchEnv extends Omit<Env, "PROFILES"> {
   PROFILES: DurableObjectNamespace<ProfileObject>;
   BENCH: DurableObjectNamespace<BenchObject>;
+  STORELESS: DurableObjectNamespace<StorelessProfileObject>;
 }
 
 const ROW = 1;
@@ -75,7 +90,9 @@ const bench = new Hono<{ Bindings: BenchEnv }>()
 
 /** A request carrying this header is answered with it set to the Durable Object calls it made. */
 const HOPS = "x-bench-hops";
-const NAMESPACES = ["PROFILES", "IDENTITIES", "CONFIG", "BENCH"] as const;
+const NAMESPACES = ["PROFILES", "IDENTITIES", "CONFIG", "BENCH", "STORELESS"] as const;
+/** An ingest carrying this header goes to the storeless profiles (`StorelessProfileObject`). */
+const STORELESS = "x-bench-storeless";
 
 /** The env with every object stub counting its RPC calls into `calls` ("PROFILES.view" → 1). */
 function counting(env: BenchEnv, calls: Map<string, number>): BenchEnv {
@@ -113,11 +130,19 @@ function counting(env: BenchEnv, calls: Map<string, number>): BenchEnv {
   });
 }
 
+/** The env with the storeless profiles in place of the service's. */
+const storeless = (env: BenchEnv): BenchEnv =>
+  new Proxy(env, {
+    get: (target, property) =>
+      Reflect.get(target, property === "PROFILES" ? "STORELESS" : property),
+  });
+
 async function route(request: Request, env: BenchEnv, ctx: ExecutionContext): Promise<Response> {
   const { pathname } = new URL(request.url);
-  return pathname.startsWith("/bench/")
-    ? bench.fetch(request, env, ctx)
-    : service.fetch(request, env as unknown as Env, ctx);
+  if (pathname.startsWith("/bench/")) return bench.fetch(request, env, ctx);
+  const serviceEnv =
+    pathname === "/v1/events" && request.headers.has(STORELESS) ? storeless(env) : env;
+  return service.fetch(request, serviceEnv as unknown as Env, ctx);
 }
 
 export default {

@@ -66,8 +66,17 @@ export const PHASES = [
     label: "Ingest a visit, known person",
     workload: "ingest",
     primitive: "write",
-    alsoAgainst: ["writebody"],
+    alsoAgainst: ["writebody", "storeless"],
     prime: "ingest",
+    group: "writes",
+  },
+  // The ceiling of any ingest here: the same route in full, to profiles that store nothing.
+  {
+    name: "storeless",
+    label: "Ingest route to a profile that stores nothing (the ceiling of ingest)",
+    workload: "storeless",
+    primitive: "write",
+    prime: "storeless",
     group: "writes",
   },
   {
@@ -193,6 +202,7 @@ export function workloadParams({ keys, count, stride, tokens }) {
     recognize: { key: keys.pos, count, stride },
     me: { tokens },
     ingest: { key: keys.server, count, stride },
+    storeless: { key: keys.server, count, stride },
     creation: { key: keys.server },
     newobject: {},
   };

@@ -39,6 +39,7 @@ const AGAINST = {
   me: "read",
   writebody: "write",
   ingest: "write",
+  storeless: "write",
   creation: "ingest",
   newobject: "write",
 };
@@ -67,6 +68,7 @@ const PHASES = [
   "write",
   "writebody",
   "ingest",
+  "storeless",
   "creation",
   "newobject",
 ];

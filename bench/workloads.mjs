@@ -84,6 +84,17 @@ export const workloads = {
     return { path: "/v1/events", ...json(params.key, event) };
   },
 
+  /** The same ingest, to profiles that store nothing (bench/entry.ts): the ceiling of any ingest. */
+  storeless: (params) => (i) => {
+    const event = visit(`storeless-${params.round}-${i}`, known(params, i));
+    const request = json(params.key, event);
+    return {
+      path: "/v1/events",
+      ...request,
+      headers: { ...request.headers, "x-bench-storeless": "1" },
+    };
+  },
+
   /** Someone never seen before signs up: every identifier is new, so every one is claimed. */
   creation: (params) => (i) => {
     const n = RANGES.strangers + params.round * STRANGERS_PER_ROUND + i;
