@@ -1,7 +1,8 @@
 // Bench-only entry, never deployed (bench/wrangler.toml): the service unchanged, plus primitive
 // routes that cost exactly one Durable Object hop, reading or writing one row (each also with the
-// JSON body a lookup or an event carries) — the yardsticks the service's routes are compared with — a probe of a
-// profile's storage size, and a count of the Durable Object calls a request makes.
+// JSON body a lookup or an event carries) — the yardsticks the service's routes are compared
+// with — a probe of a profile's storage size, and a count of the Durable Object calls a request
+// makes.
 import { DurableObject } from "cloudflare:workers";
 import { Hono } from "hono";
 import service, { ProfileObject as ServiceProfileObject } from "../src/index";
