@@ -2,11 +2,14 @@
 // orchestrator's preflight and every autocannon connection build exactly the same kind of call.
 import { identifiersOf, RANGES } from "./people.mjs";
 
-const json = (key, body) => ({
+/** A POST of `body` as JSON, with further `headers` (a credential, a bench switch). */
+const post = (body, headers = {}) => ({
   method: "POST",
-  headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+  headers: { ...headers, "content-type": "application/json" },
   body: JSON.stringify(body),
 });
+
+const bearer = (key) => ({ authorization: `Bearer ${key}` });
 
 /**
  * Fresh numbers for each round of the creation phase: far more than a 2-s window sends, and few
@@ -18,13 +21,11 @@ const STRANGERS_PER_ROUND = 200_000;
 /** Known people are taken in turn: `count` of them, `stride` apart, from `first` on. */
 const known = ({ first = 0, count, stride = 1 }, i) => identifiersOf(first + (i % count) * stride);
 
-/** A web visit by a signed-in person, as the brand's back end reports it. */
-const visit = (id, { email, anonymous_id }) => ({
-  id,
-  type: "visit",
-  channel: "web",
-  identifiers: { email, anonymous_id },
-});
+/** A web visit by the person these identifiers name, as the brand's back end reports it. */
+const visit = (id, identifiers) => ({ id, type: "visit", channel: "web", identifiers });
+
+/** A signed-in person is known to the back end by email and anonymous id. */
+const signedIn = ({ email, anonymous_id }) => ({ email, anonymous_id });
 
 export const workloads = {
   floor: () => () => ({ method: "GET", path: "/healthz" }),
@@ -37,10 +38,8 @@ export const workloads = {
   readbody:
     ({ objects }) =>
     (i) => ({
-      method: "POST",
       path: `/bench/read/${i % objects}`,
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ identifiers: { phone: "+14155550100" } }),
+      ...post({ identifiers: { phone: "+14155550100" } }),
     }),
 
   write:
@@ -51,10 +50,8 @@ export const workloads = {
   writebody:
     ({ objects }) =>
     (i) => ({
-      method: "POST",
       path: `/bench/write/${i % objects}`,
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(visit(`writebody-${i}`, identifiersOf(i % objects))),
+      ...post(visit(`writebody-${i}`, signedIn(identifiersOf(i % objects)))),
     }),
 
   /** Every request a new object: what creating per-person state costs the platform itself. */
@@ -67,7 +64,7 @@ export const workloads = {
   recognize: (params) => (i) => {
     const { phone, loyalty_id } = known(params, i);
     const identifiers = i % 2 === 0 ? { phone } : { loyalty_id };
-    return { path: "/v1/recognize", ...json(params.key, { identifiers }) };
+    return { path: "/v1/recognize", ...post({ identifiers }, bearer(params.key)) };
   },
 
   me:
@@ -75,23 +72,21 @@ export const workloads = {
     (i) => ({
       method: "GET",
       path: "/v1/me",
-      headers: { authorization: `Bearer ${tokens[i % tokens.length]}` },
+      headers: bearer(tokens[i % tokens.length]),
     }),
 
   /** The brand's back end reports a web visit by a signed-in person it knows. */
   ingest: (params) => (i) => {
-    const event = visit(`ingest-${params.round}-${i}`, known(params, i));
-    return { path: "/v1/events", ...json(params.key, event) };
+    const event = visit(`ingest-${params.round}-${i}`, signedIn(known(params, i)));
+    return { path: "/v1/events", ...post(event, bearer(params.key)) };
   },
 
   /** The same ingest, to profiles that store nothing (bench/entry.ts): the ceiling of any ingest. */
   storeless: (params) => (i) => {
-    const event = visit(`storeless-${params.round}-${i}`, known(params, i));
-    const request = json(params.key, event);
+    const event = visit(`storeless-${params.round}-${i}`, signedIn(known(params, i)));
     return {
       path: "/v1/events",
-      ...request,
-      headers: { ...request.headers, "x-bench-storeless": "1" },
+      ...post(event, { ...bearer(params.key), "x-bench-storeless": "1" }),
     };
   },
 
@@ -99,12 +94,7 @@ export const workloads = {
   creation: (params) => (i) => {
     const n = RANGES.strangers + params.round * STRANGERS_PER_ROUND + i;
     const { email, phone, loyalty_id, anonymous_id } = identifiersOf(n);
-    const event = {
-      id: `signup-${n}`,
-      type: "visit",
-      channel: "web",
-      identifiers: { email, phone, loyalty_id, anonymous_id },
-    };
-    return { path: "/v1/events", ...json(params.key, event) };
+    const event = visit(`signup-${n}`, { email, phone, loyalty_id, anonymous_id });
+    return { path: "/v1/events", ...post(event, bearer(params.key)) };
   },
 };
