@@ -11,15 +11,20 @@ beforeAll(async () => {
   server = await createKey("server");
 });
 
-/** Makes the profile's storage refuse any trait write until `allow` runs (a failing disk, say). */
-function refuseTraits(profileId: string, allow = false) {
+/** Runs one SQL statement in the profile's own storage, behind the service's back. */
+function inStorage(profileId: string, statement: string) {
   return runInDurableObject(env.PROFILES.getByName(profileId), (_instance, state) => {
-    state.storage.sql.exec(
-      allow
-        ? "DROP TRIGGER refuse_traits"
-        : "CREATE TRIGGER refuse_traits BEFORE UPDATE ON traits BEGIN SELECT RAISE(ABORT, 'refused'); END",
-    );
+    state.storage.sql.exec(statement);
   });
+}
+
+/** Makes the profile's storage refuse any trait write (a failing disk, say); answers the undo. */
+async function refuseTraits(profileId: string): Promise<() => Promise<void>> {
+  await inStorage(
+    profileId,
+    "CREATE TRIGGER refuse_traits BEFORE UPDATE ON traits BEGIN SELECT RAISE(ABORT, 'refused'); END",
+  );
+  return () => inStorage(profileId, "DROP TRIGGER refuse_traits");
 }
 
 describe("a write that fails part-way", () => {
@@ -33,7 +38,7 @@ describe("a write that fails part-way", () => {
     });
     expect(first.status).toBe(200);
     const profileId: string = first.json.profile_id;
-    await refuseTraits(profileId);
+    const allowTraits = await refuseTraits(profileId);
 
     // The event row goes in before the trait update that SQLite refuses.
     const renamed = { type: "identify", channel: "store", identifiers: { email } };
@@ -52,7 +57,7 @@ describe("a write that fails part-way", () => {
     const timeline = await call(`/v1/profiles/${profileId}/timeline`, { key: ADMIN });
     expect(timeline.json.events.map((e: { event_id: string }) => e.event_id)).not.toContain(id);
 
-    await refuseTraits(profileId, true);
+    await allowTraits();
     const retried = await call("/v1/events", {
       key: server,
       body: { id, ...renamed, traits: { first_name: "Janet" } },
