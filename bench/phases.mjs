@@ -9,15 +9,18 @@ import { median, percentile } from "./stats.mjs";
  * before the group starts, so its objects are loaded (workerd closes an object idle for ~10 s) and
  * the isolate's caches know them. `opensObjects` marks the phases that create objects, each window
  * from a quiet start (config.mjs, runtime.mjs). `alsoAgainst` are further phases of the group a
- * phase is held against, to explain a ratio rather than to meet a target.
+ * phase is held against, to explain a ratio rather than to meet a target. `reaches` is the
+ * Durable Object call (`BINDING.method`) every request of the phase must make, `null` for none:
+ * checked before the phase is measured, so a phase never records figures of some other path.
  */
 export const PHASES = [
-  { name: "floor", label: "Floor: GET /healthz", workload: "floor", group: "reads" },
+  { name: "floor", label: "Floor: GET /healthz", workload: "floor", reaches: null, group: "reads" },
   // Primed by writes, so that every read finds its row.
   {
     name: "read",
     label: "Primitive: one-row read RPC",
     workload: "read",
+    reaches: "BENCH.read",
     prime: "write",
     group: "reads",
   },
@@ -26,6 +29,7 @@ export const PHASES = [
     name: "readbody",
     label: "Primitive: one-row read RPC, sent as a POST with a JSON body",
     workload: "readbody",
+    reaches: "BENCH.read",
     primitive: "read",
     prime: "write",
     group: "reads",
@@ -34,6 +38,7 @@ export const PHASES = [
     name: "recognize",
     label: "POS recognize, known person (phone or loyalty id)",
     workload: "recognize",
+    reaches: "PROFILES.view",
     primitive: "read",
     alsoAgainst: ["readbody"],
     prime: "recognize",
@@ -43,6 +48,7 @@ export const PHASES = [
     name: "me",
     label: "GET /v1/me, customer token",
     workload: "me",
+    reaches: "PROFILES.view",
     primitive: "read",
     prime: "me",
     group: "reads",
@@ -51,6 +57,7 @@ export const PHASES = [
     name: "write",
     label: "Primitive: one-row write RPC",
     workload: "write",
+    reaches: "BENCH.write",
     prime: "write",
     group: "writes",
   },
@@ -59,6 +66,7 @@ export const PHASES = [
     name: "writebody",
     label: "Primitive: one-row write RPC, sent as a POST with the event as JSON body",
     workload: "writebody",
+    reaches: "BENCH.write",
     primitive: "write",
     prime: "write",
     group: "writes",
@@ -67,6 +75,7 @@ export const PHASES = [
     name: "ingest",
     label: "Ingest a visit, known person",
     workload: "ingest",
+    reaches: "PROFILES.ingest",
     primitive: "write",
     alsoAgainst: ["writebody", "storeless"],
     prime: "ingest",
@@ -77,6 +86,7 @@ export const PHASES = [
     name: "storeless",
     label: "Ingest route to a profile that stores nothing (the ceiling of ingest)",
     workload: "storeless",
+    reaches: "STORELESS.ingest",
     primitive: "write",
     prime: "storeless",
     group: "writes",
@@ -85,6 +95,7 @@ export const PHASES = [
     name: "creation",
     label: "First-time recognition, new person",
     workload: "creation",
+    reaches: "PROFILES.ingest",
     primitive: "ingest",
     alsoAgainst: ["newobject"],
     opensObjects: true,
@@ -96,6 +107,7 @@ export const PHASES = [
     name: "newobject",
     label: "Primitive: one-row write RPC to a new object",
     workload: "newobject",
+    reaches: "BENCH.write",
     primitive: "write",
     opensObjects: true,
     group: "writes",
@@ -121,6 +133,18 @@ export function objectCalls(calls) {
   const entries = Object.entries(calls ?? {});
   if (entries.length === 0) return "none";
   return entries.map(([name, count]) => (count > 1 ? `${name} ×${count}` : name)).join(" + ");
+}
+
+/** Stops the run when a phase's requests do not make the object call the phase is named for. */
+export function checkReach(phase, calls) {
+  const names = Object.keys(calls ?? {});
+  const reached = phase.reaches === null ? names.length === 0 : names.includes(phase.reaches);
+  if (!reached) {
+    const expected = phase.reaches ?? "no object";
+    throw new Error(
+      `${phase.name}: a request should reach ${expected}, made ${objectCalls(calls)}`,
+    );
+  }
 }
 
 export function describe(figures) {
@@ -242,6 +266,7 @@ export async function measurePhases({ load, api, files, keys, credentials, setti
         params: params[phase.workload],
         warmup: phase.opensObjects ? settings.creationWarmup : settings.warmup,
       });
+      checkReach(phase, calls);
       ready.push({ phase, calls, windows: [] });
     }
     let opened = false;
