@@ -22,6 +22,7 @@ import { SMOKE } from "./config.mjs";
 import { benchCredentials } from "./credentials.mjs";
 import { startLoad } from "./load.mjs";
 import { checkReach, PHASES as MEASURED, workloadParams } from "./phases.mjs";
+import { roundRatio } from "./report.mjs";
 import { bundle, dataFolder, withWorker, workerdPids } from "./runtime.mjs";
 import { createKeys, seedCrowd } from "./seed.mjs";
 import { median } from "./stats.mjs";
@@ -50,17 +51,10 @@ const MODES = new Set(["--cpu", "--perf", "--stalls"]);
 const STALL_MS = 30;
 /** The recorded run's phases (bench/phases.mjs), by name. */
 const PHASES = MEASURED.map(({ name }) => name);
-/** What each phase's throughput is held against: its primitive, then what explains its ratio. */
-const AGAINST = Object.fromEntries(
-  MEASURED.map(({ name, primitive, alsoAgainst = [] }) => [
-    name,
-    [primitive, ...alsoAgainst].filter(Boolean),
-  ]),
-);
 /** Each phase as bench/phases.mjs defines it, by name. */
 const BY_NAME = new Map(MEASURED.map((phase) => [phase.name, phase]));
-/** Phases that open a new object per request: each window starts once earlier ones closed. */
-const OPENS_OBJECTS = new Set(MEASURED.filter((p) => p.opensObjects).map(({ name }) => name));
+/** A phase that opens a new object per request: each window starts once earlier ones closed. */
+const opensObjects = (phase) => Boolean(BY_NAME.get(phase).opensObjects);
 
 /** A phase loaded and warmed up, once its requests are seen to make the object call it is for. */
 async function prepare(load, params, phase) {
@@ -261,7 +255,7 @@ async function underPerf({ load, params, phase, name, timeline = false }) {
 async function perfPhases({ load, params, phases, files }) {
   for (const phase of phases) {
     await prepare(load, params, phase);
-    if (OPENS_OBJECTS.has(phase)) await files.room(0.3);
+    if (opensObjects(phase)) await files.room(0.3);
     const openBefore = files.open();
     const { figures, file } = await underPerf({ load, params, phase, name: phase });
     console.log(`\n== ${phase}: ${Math.round(figures.rps)} req/s under perf`);
@@ -357,7 +351,7 @@ async function compare({ load, params, phases, files }) {
   }
   for (let round = 0; round < ROUNDS; round++) {
     for (const phase of phases) {
-      if (OPENS_OBJECTS.has(phase)) await files.room(0.3);
+      if (opensObjects(phase)) await files.room(0.3);
       // Each window its own round: an ingest or a signup sent again would be a duplicate.
       const figures = await load.window({
         workload: phase,
@@ -373,12 +367,11 @@ async function compare({ load, params, phases, files }) {
   }
   console.log("\n== medians (req/s, workerd CPU per request) and throughput against the primitive");
   for (const phase of phases) {
-    const against = AGAINST[phase]
+    // Its primitive, then the phases that explain its ratio, as the recorded run holds it.
+    const { primitive, alsoAgainst = [] } = BY_NAME.get(phase);
+    const against = [primitive, ...alsoAgainst]
       .filter((base) => rounds[base])
-      .map((base) => {
-        const ratio = median(rounds[phase].map((r, i) => r.rps / rounds[base][i].rps));
-        return `${ratio.toFixed(2)}× ${base}`;
-      });
+      .map((base) => `${roundRatio(rounds[phase], rounds[base])?.toFixed(2) ?? "–"}× ${base}`);
     const ratio = against.length ? ` — ${against.join(", ")}` : "";
     const rps = Math.round(median(rounds[phase].map((r) => r.rps)));
     const us = Math.round(median(rounds[phase].map((r) => r.us)));

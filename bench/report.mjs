@@ -37,13 +37,17 @@ export async function machine() {
 
 const ratio = (a, b) => (a === null || b === null || !b ? null : a / b);
 
-/** Requests/s of phases that took turns: the median of the round-by-round ratios. */
+/** Requests/s of two phases that took turns in windows: the median of the same-round ratios. */
+export function roundRatio(windows, baseWindows) {
+  return median(windows.map((w, i) => ratio(w.rps, baseWindows[i]?.rps ?? null)));
+}
+
 function throughputVersus(phase, base) {
   if (!base) return null;
   if (phase.group !== base.group || !phase.windows || !base.windows) {
     return ratio(phase.rps, base.rps);
   }
-  return median(phase.windows.map((w, i) => ratio(w.rps, base.windows[i]?.rps ?? null)));
+  return roundRatio(phase.windows, base.windows);
 }
 
 /** Each phase against the floor and against its primitive (PHASES says which). */
