@@ -6,6 +6,8 @@
 // `--cpu`: no profiler; the phases alternate in short windows and the report is workerd's CPU per
 // request and each phase's throughput against its primitive, as medians (for A/B of a change).
 // BENCH_WORKING_SET=n (at most 1,000): how many people each phase cycles through (default 100).
+// BENCH_DIRECT=1: requests go to the Worker's own socket, past miniflare's entry worker, which
+// the recorded run keeps (bench/runtime.mjs, withWorker): what that local-only layer costs.
 // `--perf`: Linux `perf` samples workerd's native stacks instead (HTTP, RPC, SQLite, V8 itself:
 // most of a request's CPU, which V8's profiler cannot see); needs `perf` on the PATH.
 // `--stalls`: where the slow requests come from: the moments no response arrived for STALL_MS or
@@ -393,6 +395,7 @@ async function main() {
     scriptPath,
     bindings: { ...credentials.bindings, MAX_EVENTS_PER_PROFILE: "1000" },
     persistTo: data.path,
+    direct: Boolean(process.env.BENCH_DIRECT),
     ...(cpuOnly || perf || stalls ? {} : { inspectorPort: INSPECTOR_PORT }),
   };
   try {

@@ -198,8 +198,15 @@ function fileBudget() {
  * Runs `task(worker)` against workerd serving the bundle with the objects' data in `persistTo`;
  * `bindings` add secrets and overrides to the shipped vars; `inspectorPort` opens V8's inspector
  * (bench/profile.mjs). workerd stops when the task ends.
+ * `direct` serves the Worker on a socket of its own instead of through miniflare's entry worker,
+ * which every request otherwise crosses first (a second worker, a new `Request`, a service
+ * binding): to see what that local-only layer costs. The recorded run keeps the entry: issue
+ * #5's reference figures (a floor of 4,500–5,500 req/s) are this machine's workerd behind it.
  */
-export async function withWorker({ scriptPath, bindings, persistTo, inspectorPort }, task) {
+export async function withWorker(
+  { scriptPath, bindings, persistTo, inspectorPort, direct = false },
+  task,
+) {
   const options = workerOptions();
   const mf = new Miniflare(
     convertV4MiniflareOptions({
@@ -210,11 +217,13 @@ export async function withWorker({ scriptPath, bindings, persistTo, inspectorPor
       resourcePersistencePath: persistTo,
       cf: false,
       ...(inspectorPort ? { inspectorPort } : {}),
+      ...(direct ? { unsafeDirectSockets: [{}] } : {}),
       log: new Log(LogLevel.WARN),
     }),
   );
   try {
-    const url = await mf.ready;
+    const entry = await mf.ready;
+    const url = direct ? await mf.unsafeGetDirectURL() : entry;
     return await task({ url: url.origin, files: fileBudget() });
   } finally {
     await mf.dispose();
