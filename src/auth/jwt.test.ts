@@ -295,6 +295,24 @@ describe("verifyIdentityToken", () => {
     await refused(verifyIdentityToken(wrongAudience, remote), wrongAudience);
   });
 
+  it("stops accepting a token once the provider withdraws its key, though the token has hours left", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const url = `https://id.brand.example/${crypto.randomUUID()}/jwks.json`;
+    let published = [idp.ES256.publicJwk];
+    vi.spyOn(globalThis, "fetch").mockImplementation(() =>
+      Promise.resolve(Response.json({ keys: published })),
+    );
+    const remote: IdentityConfig = { jwksUrl: url, issuer: ISSUER, audience: AUDIENCE };
+    const token = await idpToken(idp.ES256, { exp: now() + 4 * 3600 });
+    await expect(verifyIdentityToken(token, remote)).resolves.toEqual({ userId: "user-42" });
+
+    // Leaked: the provider publishes a new key set without it, which jose fetches within 10 minutes.
+    published = [idp.RS256.publicJwk];
+    vi.setSystemTime(Date.now() + 11 * 60_000);
+    const problem = await refused(verifyIdentityToken(token, remote), token);
+    expect(problem.detail).toMatch(/unknown key/);
+  });
+
   it("refuses tokens when the remote JWKS cannot be fetched", async () => {
     const url = `https://id.brand.example/${crypto.randomUUID()}/jwks.json`;
     vi.spyOn(globalThis, "fetch").mockResolvedValue(new Response("down", { status: 503 }));

@@ -47,16 +47,19 @@ const CACHE_LIMIT = 8;
 
 const identifier = z.string().min(1).max(256);
 
-// A signature check costs more than the rest of a request: a token verified once is trusted
-// until its own expiry (then it is verified again, tolerance and all), per verifying setup.
+// A signature check costs more than the rest of a request: a token verified once is trusted,
+// per verifying setup, for a minute or until its own expiry if that is sooner, then verified
+// again in full. The minute, not the expiry: a key the identity provider withdraws must stop
+// working once jose refetches the key set (its cacheMaxAge, 10 minutes), not hours later.
 const VERIFIED_LIMIT = 10_000;
-const verified = new Map<string, Map<string, { value: unknown; exp: number }>>();
+const TRUSTED_MS = 60_000;
+const verified = new Map<string, Map<string, { value: unknown; until: number }>>();
 
 function recall<T>(scope: string, token: string): T | undefined {
   const tokens = verified.get(scope);
   const hit = tokens?.get(token);
   if (!hit) return undefined;
-  if (hit.exp * 1000 > Date.now()) return hit.value as T;
+  if (hit.until > Date.now()) return hit.value as T;
   tokens?.delete(token);
   return undefined;
 }
@@ -65,7 +68,7 @@ function trust(scope: string, token: string, value: unknown, exp: number | undef
   if (exp === undefined) return;
   const tokens = remember(verified, scope, () => new Map());
   if (tokens.size >= VERIFIED_LIMIT) tokens.clear();
-  tokens.set(token, { value, exp });
+  tokens.set(token, { value, until: Math.min(exp * 1000, Date.now() + TRUSTED_MS) });
 }
 
 /** Verifies a brand identity-provider JWT (`customer` role); its `sub` is the verified user_id. */
