@@ -91,8 +91,6 @@ function asProblem(err: unknown): Problem {
     const status = err.status as ProblemStatus;
     if (status in titles && status !== 500) return new Problem(status, err.message, { cause: err });
   }
-  if (err instanceof SyntaxError)
-    return new Problem(400, "The body is not valid JSON", { cause: err });
   return new Problem(500, "The request could not be completed; it is safe to retry.", {
     cause: err,
   });

@@ -1,5 +1,6 @@
 // A write SQLite refuses part-way leaves the profile as it was, in storage and in the object's
-// memory: the event is not half-recorded, and sending it again records it.
+// memory: the event is not half-recorded, and sending it again records it. A fault on our side
+// answers 500, never a 4xx that sends the client looking for a mistake it did not make.
 
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
@@ -64,5 +65,22 @@ describe("a write that fails part-way", () => {
     const retried = await call("/v1/events", { key: server, body: renamed });
     expect(retried.json).toMatchObject({ status: "recorded", profile_id: profileId });
     expect(retried.json.profile.traits.first_name).toBe("Janet");
+  });
+});
+
+describe("a stored record the service cannot read", () => {
+  it("answers 500, not a 400 that blames the request", async () => {
+    const first = await event(server, {
+      type: "visit",
+      channel: "web",
+      identifiers: { email: `${unique()}@example.com` },
+    });
+    const profileId: string = first.json.profile_id;
+    await inStorage(profileId, "UPDATE events SET body = '{not json'");
+
+    const timeline = await call(`/v1/profiles/${profileId}/timeline`, { key: ADMIN });
+    expect(timeline.status).toBe(500);
+    expect(timeline.headers.get("content-type")).toContain("application/problem+json");
+    expect(timeline.json.detail).not.toMatch(/json/i);
   });
 });
