@@ -306,7 +306,7 @@ describe("verifyIdentityToken", () => {
     const token = await idpToken(idp.ES256, { exp: now() + 4 * 3600 });
     await expect(verifyIdentityToken(token, remote)).resolves.toEqual({ userId: "user-42" });
 
-    // Leaked: the provider publishes a new key set without it, which jose fetches within 10 minutes.
+    // Leaked: the provider publishes a key set without it, fetched again after 10 minutes.
     published = [idp.RS256.publicJwk];
     vi.setSystemTime(Date.now() + 11 * 60_000);
     const problem = await refused(verifyIdentityToken(token, remote), token);

@@ -50,9 +50,11 @@ const identifier = z.string().min(1).max(256);
 // A signature check costs more than the rest of a request: a token verified once is trusted,
 // per verifying setup, for a minute or until its own expiry if that is sooner, then verified
 // again in full. The minute, not the expiry: a key the identity provider withdraws must stop
-// working once jose refetches the key set (its cacheMaxAge, 10 minutes), not hours later.
+// working once the key set is fetched again (KEY_SET_MAX_AGE_MS), not hours later.
 const VERIFIED_LIMIT = 10_000;
 const TRUSTED_MS = 60_000;
+// How long a fetched AUTH_JWKS_URL key set is used before it is fetched again (jose's default).
+const KEY_SET_MAX_AGE_MS = 10 * 60_000;
 const verified = new Map<string, Map<string, { value: unknown; until: number }>>();
 
 function recall<T>(scope: string, token: string): T | undefined {
@@ -220,7 +222,9 @@ function identityKeys(config: IdentityConfig): JWTVerifyGetKey {
     if (config.jwksUrl) {
       const url = new URL(config.jwksUrl);
       if (url.protocol !== "https:") throw new Error("AUTH_JWKS_URL must use https");
-      return remember(remoteKeySets, url.href, () => createRemoteJWKSet(url));
+      return remember(remoteKeySets, url.href, () =>
+        createRemoteJWKSet(url, { cacheMaxAge: KEY_SET_MAX_AGE_MS }),
+      );
     }
   } catch (cause) {
     throw notConfigured(cause);
