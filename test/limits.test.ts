@@ -152,6 +152,22 @@ describe("limits", () => {
     expectProblem(res, 400);
   });
 
+  it("answers a body that is not JSON with 400 on every route that takes one", async () => {
+    const profileId: string = (await event(server, visit())).json.profile_id;
+    const routes = [
+      { path: "/v1/events", key: server },
+      { path: "/v1/recognize", key: server },
+      { path: `/v1/profiles/${profileId}/consent`, key: server, method: "PUT" },
+      { path: "/v1/admin/keys", key: ADMIN },
+    ];
+    for (const route of routes) {
+      const res = await call(route.path, { ...route, body: '{"identifiers": {' });
+      expect(res.status, route.path).toBe(400);
+      expectProblem(res, 400);
+      expect(res.json.detail, route.path).toMatch(/json/i);
+    }
+  });
+
   it("never answers 500 to malformed input of any kind", async () => {
     const bodies: unknown[] = [
       "{",
