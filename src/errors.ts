@@ -89,7 +89,10 @@ function asProblem(err: unknown): Problem {
   if (err instanceof Problem) return err;
   if (err instanceof HTTPException) {
     const status = err.status as ProblemStatus;
-    if (status in titles && status !== 500) return new Problem(status, err.message, { cause: err });
+    // Hono's own refusals: a body that is not JSON at all is a 400 like any other, with `errors`.
+    const errors = status === 400 ? [{ path: "(body)", message: err.message }] : undefined;
+    if (status in titles && status !== 500)
+      return new Problem(status, err.message, { cause: err, errors });
   }
   return new Problem(500, "The request could not be completed; it is safe to retry.", {
     cause: err,

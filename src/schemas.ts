@@ -185,6 +185,20 @@ export const NextMessageSchema = z
   })
   .openapi("NextMessage");
 
+export const MessageActionSchema = z
+  .strictObject({
+    action: z.enum(["shown", "clicked", "dismissed", "redeemed"]),
+    channel: ChannelSchema.optional(),
+  })
+  .openapi("MessageAction");
+
+export const MessageIdParamSchema = z.object({
+  message_id: z
+    .string()
+    .max(128)
+    .openapi({ param: { name: "message_id", in: "path" }, example: "msg_…" }),
+});
+
 export const ConsentMapSchema = z.record(z.string(), ConsentStatusSchema).openapi("Consent");
 
 export const ConflictSchema = z
@@ -346,6 +360,8 @@ export const ProfileIdParamSchema = z.object({
     .openapi({ param: { name: "profile_id", in: "path" }, example: "pr_5e3c…" }),
 });
 
+export const ProfileMessageParamSchema = ProfileIdParamSchema.extend(MessageIdParamSchema.shape);
+
 export const TimelineQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
   before: z
@@ -366,7 +382,11 @@ export const CreateKeySchema = z
     role: z.enum(ROLES),
     name: z.string().min(1).max(128),
     store_id: z.string().min(1).max(128).optional(),
-    origins: z.array(z.url().max(512)).max(50).optional(),
+    // http(s) only: any other scheme's origin is "null", which every sandboxed page can send.
+    origins: z
+      .array(z.url({ protocol: /^https?$/, error: "An http or https origin" }).max(512))
+      .max(50)
+      .optional(),
   })
   .superRefine((key, ctx) => {
     if ((key.role === "pos" || key.role === "kiosk") && !key.store_id) {

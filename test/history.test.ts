@@ -121,6 +121,38 @@ describe("history", () => {
     expect(found.json.profile.first_name).toBe("New");
   });
 
+  it("lets what a person says now outrank an event dated ahead of its arrival", async () => {
+    const email = `${unique()}@example.com`;
+    // A till whose clock runs an hour fast: the contract accepts events up to 24 h ahead.
+    const ahead = new Date(Date.now() + 3600_000).toISOString();
+    const early = await event(server, {
+      type: "consent",
+      channel: "store",
+      timestamp: ahead,
+      identifiers: { email },
+      traits: { first_name: "Ahead" },
+      properties: { purposes: { marketing_email: "granted" } },
+    });
+    expect(early.status, early.text).toBe(200);
+    const withdrawn = await call(`/v1/profiles/${early.json.profile_id}/consent`, {
+      method: "PUT",
+      key: server,
+      body: { purposes: { marketing_email: "denied" }, channel: "web" },
+    });
+    expect(withdrawn.json.consent.marketing_email).toBe("denied");
+    await event(server, {
+      type: "identify",
+      channel: "web",
+      identifiers: { email },
+      traits: { first_name: "Now" },
+    });
+    const found = await call(`/v1/profiles/${early.json.profile_id}`, { key: server });
+    expect(found.json).toMatchObject({ first_name: "Now", consent: { marketing_email: "denied" } });
+    // The timeline still shows the event at the time its sender gave.
+    const timeline = await call(`/v1/profiles/${early.json.profile_id}/timeline`, { key: server });
+    expect(timeline.json.events.map((e: { timestamp: string }) => e.timestamp)).toContain(ahead);
+  });
+
   it("computes purchase, survey and consent traits from their events", async () => {
     const email = `${unique()}@example.com`;
     const send = (body: Record<string, unknown>) =>

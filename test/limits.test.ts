@@ -165,6 +165,7 @@ describe("limits", () => {
       expect(res.status, route.path).toBe(400);
       expectProblem(res, 400);
       expect(res.json.detail, route.path).toMatch(/json/i);
+      expect(res.json.errors, route.path).toEqual([{ path: "(body)", message: res.json.detail }]);
     }
   });
 

@@ -107,6 +107,31 @@ describe("a customer's journey across browser, app and store", () => {
     expect((await me()).status).toBe(401);
   });
 
+  it("does not link a device whose web key was revoked when its person signs in", async () => {
+    const created = await call("/v1/admin/keys", {
+      key: ADMIN,
+      body: { role: "web", name: unique(), origins: [ORIGIN] },
+    });
+    const device = await openDevice(undefined, created.json.key);
+    await call(`/v1/admin/keys/${created.json.id}`, { key: ADMIN, method: "DELETE" });
+    const login = await call("/v1/sessions", {
+      key: await idpToken(unique("user")),
+      body: { device_token: device.json.token },
+    });
+    expect(login.status, login.text).toBe(200);
+    expect(login.json.profile_id).not.toBe(device.json.profile_id);
+    const full = await call(`/v1/profiles/${login.json.profile_id}`, { key: ADMIN });
+    expect(full.json.identifiers.anonymous_id).toBeUndefined();
+  });
+
+  it("lets only the identity provider sign a person in: a session token cannot renew itself", async () => {
+    const login = await call("/v1/sessions", { key: await idpToken(unique("user")), body: {} });
+    expect(login.status, login.text).toBe(200);
+    const again = await call("/v1/sessions", { key: login.json.token, body: {} });
+    expect(again.status).toBe(403);
+    expect(again.headers.get("content-type")).toBe("application/problem+json");
+  });
+
   it("refreshes a device while its token is valid and starts a new one otherwise", async () => {
     const first = await openDevice();
     const again = await openDevice(first.json.token);
@@ -229,6 +254,90 @@ describe("attacks on credentials", () => {
         })
       ).status,
     ).toBe(403);
+  });
+
+  it("keeps browsers and apps to their own channels: no store purchases from a device or an app", async () => {
+    const device = (await openDevice()).json.token as string;
+    const storePurchase = {
+      type: "purchase",
+      channel: "store",
+      store_id: "store-42",
+      properties: { order_id: "o1", total: 99999, currency: "USD" },
+    };
+    const fromDevice = await call("/v1/events", {
+      key: device,
+      headers: { origin: ORIGIN },
+      body: { id: unique(), ...storePurchase },
+    });
+    expect(fromDevice.status, fromDevice.text).toBe(403);
+    const customer = await idpToken(unique("user"));
+    const fromApp = await call("/v1/events", {
+      key: customer,
+      body: { id: unique(), ...storePurchase },
+    });
+    expect(fromApp.status, fromApp.text).toBe(403);
+    const banner = await call("/v1/me/consent", {
+      method: "PUT",
+      key: device,
+      headers: { origin: ORIGIN },
+      body: { purposes: { analytics: "granted" }, channel: "kiosk" },
+    });
+    expect(banner.status).toBe(403);
+    // What they may name is kept, and a store id means nothing off a store's channels.
+    const web = await call("/v1/events", {
+      key: device,
+      headers: { origin: ORIGIN },
+      body: { id: unique(), type: "visit", store_id: "store-42" },
+    });
+    expect(web.status, web.text).toBe(200);
+    const timeline = await call(`/v1/profiles/${web.json.profile_id}/timeline`, { key: ADMIN });
+    expect(timeline.json.events[0]).toMatchObject({ type: "visit", channel: "web" });
+    expect(timeline.json.events[0].store_id).toBeUndefined();
+  });
+
+  it("refuses consent from a kiosk, by event as by the consent route", async () => {
+    const kiosk = await createKey("kiosk", { store_id: "s-consent" });
+    const phone = "+14155557301";
+    const person = await event(server, {
+      type: "identify",
+      channel: "web",
+      identifiers: { phone, user_id: unique("u") },
+    });
+    const id = person.json.profile_id as string;
+    const put = await call(`/v1/profiles/${id}/consent`, {
+      method: "PUT",
+      key: kiosk,
+      body: { purposes: { marketing_sms: "granted" } },
+    });
+    expect(put.status).toBe(403);
+    const byEvent = await event(kiosk, {
+      type: "consent",
+      identifiers: { phone },
+      properties: { purposes: { marketing_sms: "granted" } },
+    });
+    expect(byEvent.status).toBe(403);
+    const after = await call(`/v1/profiles/${id}`, { key: server });
+    expect(after.json.consent).toEqual({});
+  });
+
+  it("refuses a web key origin that is not http(s): its origin would be the 'null' any sandboxed page sends", async () => {
+    for (const origin of [
+      "chrome-extension://abcdefghijklmnop/",
+      "file:///tmp/x.html",
+      "data:text/html,hi",
+    ]) {
+      const res = await call("/v1/admin/keys", {
+        key: ADMIN,
+        body: { role: "web", name: unique(), origins: [origin] },
+      });
+      expect(res.status, origin).toBe(400);
+      expect(res.json.errors[0].path).toBe("origins.0");
+    }
+    const pre = await call("/v1/sessions", {
+      method: "OPTIONS",
+      headers: { origin: "null", "access-control-request-method": "POST" },
+    });
+    expect(pre.headers.get("access-control-allow-origin")).toBeNull();
   });
 
   it("refuses a customer token on every /v1/profiles route, its own included", async () => {
@@ -397,6 +506,50 @@ describe("consent, export and erasure", () => {
   });
 });
 
+describe("next messages and message actions, before any campaign exists", () => {
+  it("answers 204 for the next message, and 404 for an action on a message never offered", async () => {
+    const device = (await openDevice()).json.token as string;
+    const asDevice = { key: device, headers: { origin: ORIGIN } };
+    const profileId = (await call("/v1/me", asDevice)).json.profile_id as string;
+    const kiosk = await createKey("kiosk", { store_id: "s-msg" });
+
+    expect((await call("/v1/me/next-message?channel=web", asDevice)).status).toBe(204);
+    const next = await call(`/v1/profiles/${profileId}/next-message?channel=kiosk`, { key: kiosk });
+    expect(next.status).toBe(204);
+
+    const shown = { action: "shown", channel: "web" };
+    const mine = await call("/v1/me/messages/msg_1", { ...asDevice, body: shown });
+    expect(mine.status).toBe(404);
+    expect(mine.json.detail).toMatch(/message/);
+    const byServer = await call(`/v1/profiles/${profileId}/messages/msg_1`, {
+      key: server,
+      body: { action: "redeemed", channel: "store" },
+    });
+    expect(byServer.status).toBe(404);
+    expect(byServer.json.detail).toMatch(/message/);
+
+    const unknownProfile = `/v1/profiles/pr_${"0".repeat(32)}/messages/msg_1`;
+    const missing = await call(unknownProfile, { key: server, body: shown });
+    expect(missing.json.detail).toMatch(/profile/);
+    const badAction = await call(`/v1/profiles/${profileId}/messages/msg_1`, {
+      key: server,
+      body: { action: "liked", channel: "web" },
+    });
+    expect(badAction.status).toBe(400);
+    expect(badAction.json.errors[0].path).toBe("action");
+    const kioskOffChannel = await call(`/v1/profiles/${profileId}/messages/msg_1`, {
+      key: kiosk,
+      body: shown,
+    });
+    expect(kioskOffChannel.status).toBe(403);
+    const deviceOnProfiles = await call(`/v1/profiles/${profileId}/messages/msg_1`, {
+      ...asDevice,
+      body: shown,
+    });
+    expect(deviceOnProfiles.status).toBe(403);
+  });
+});
+
 describe("rate limits", () => {
   it("limits a kiosk key itself, whatever it looks up", async () => {
     const kiosk = await createKey("kiosk", { store_id: "s" });
@@ -425,6 +578,39 @@ describe("rate limits", () => {
     expect(statuses.slice(0, 10).every((s) => s === 404)).toBe(true);
     expect(statuses.at(-1)).toBe(429);
     expect(Number(retryAfter)).toBeGreaterThan(0);
+  });
+
+  it("charges a kiosk for every event of a batch: a batch is not a way past its limit", async () => {
+    const kiosk = await createKey("kiosk", { store_id: "s-batch" });
+    const phones = Array.from({ length: 100 }, (_, i) => `+1415556${String(1000 + i)}`);
+    const seeded = await call("/v1/events", {
+      key: server,
+      body: {
+        batch: phones.map((phone, i) => ({
+          id: unique("seed"),
+          type: "identify",
+          channel: "web",
+          identifiers: { phone },
+          traits: { first_name: `Person${i}` },
+        })),
+      },
+    });
+    expect(seeded.status).toBe(200);
+    const res = await call("/v1/events", {
+      key: kiosk,
+      body: {
+        batch: phones.map((phone) => ({ id: unique("k"), type: "visit", identifiers: { phone } })),
+      },
+    });
+    expect(res.status).toBe(200);
+    const results = res.json.results as { status: string | number; profile?: object }[];
+    expect(results.filter((r) => r.profile)).toHaveLength(60);
+    expect(results.slice(60).every((r) => r.status === 429 && !r.profile)).toBe(true);
+    const next = await call("/v1/recognize", {
+      key: kiosk,
+      body: { identifiers: { phone: phones[0] } },
+    });
+    expect(next.status).toBe(429);
   });
 
   it("counts a kiosk's events against the same per-identifier limit as its lookups", async () => {

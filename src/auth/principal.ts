@@ -1,4 +1,5 @@
 // Who is calling, decided from the credential alone; bodies only ever make claims.
+import { Problem } from "../errors";
 import { IDENTIFIER_TYPES, type IdentifierType } from "../identity/types";
 import type { ViewKind } from "../profile/views";
 import type { Channel } from "../schemas";
@@ -44,18 +45,47 @@ export function lookupTypes(principal: Principal): readonly IdentifierType[] {
   }
 }
 
-/** The channel a credential's events happen on when it does not say. */
-export function defaultChannel(principal: Principal): Channel | undefined {
+/**
+ * The channels a credential's events and consent choices may name, the first one its default;
+ * null for back ends, which report every channel. A browser or an app never speaks for a store.
+ */
+function ownChannels(principal: Principal): readonly Channel[] | null {
   switch (principal.role) {
     case "pos":
-      return "store";
+      return ["store"];
     case "kiosk":
-      return "kiosk";
+      return ["kiosk"];
     case "device":
-      return "web";
+      return ["web"];
     case "customer":
-      return "app";
+      return ["app", "web"];
     default:
-      return undefined;
+      return null;
   }
+}
+
+/**
+ * The channel a credential's event or consent choice happened on: what it says, if it may say it,
+ * else its own default, else `fallback`.
+ */
+export function channelFor(principal: Principal, requested?: Channel, fallback?: Channel): Channel {
+  const own = ownChannels(principal);
+  const channel = requested ?? own?.[0] ?? fallback;
+  if (!channel) {
+    throw new Problem(400, "This credential must say which channel the event happened on", {
+      errors: [{ path: "channel", message: "Required" }],
+    });
+  }
+  if (own && !own.includes(channel)) {
+    throw new Problem(
+      403,
+      `A ${principal.role} credential records ${own.join(" or ")} events only`,
+    );
+  }
+  return channel;
+}
+
+/** Whether a credential may record a person's consent choices: never a public kiosk screen. */
+export function mayRecordConsent(principal: Principal): boolean {
+  return principal.role !== "kiosk" && principal.role !== "web";
 }

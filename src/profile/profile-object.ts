@@ -130,8 +130,11 @@ export class ProfileObject extends DurableObject<Env> {
         if (!state.identifierHashes.has(id.hash)) this.#putIdentifier(id, false, now);
       }
       this.#insertEvent(input.event);
-      this.#applyTraits(input.event);
-      if (input.event.type === "consent") this.#applyConsent(input.event, input.source);
+      // A trait or a choice counts from its event's time, never from later than it arrived: an
+      // event dated ahead (the contract allows 24 h) must not outrank what the person says now.
+      const at = Math.min(Date.parse(input.event.timestamp), now);
+      this.#applyTraits(input.event, at);
+      if (input.event.type === "consent") this.#applyConsent(input.event, input.source, at);
       this.#recordConflicts([...input.refused, ...admission.refused], eventId, now);
       foldEvent(state.aggregate, foldOf(input.event));
       this.#saveCounters(this.#prune());
@@ -476,8 +479,7 @@ export class ProfileObject extends DurableObject<Env> {
     known.add(eventId);
   }
 
-  #applyTraits(event: TimelineEvent): void {
-    const at = Date.parse(event.timestamp);
+  #applyTraits(event: TimelineEvent, at: number): void {
     for (const [key, value] of Object.entries(event.traits ?? {})) this.#setTrait(key, value, at);
   }
 
@@ -492,9 +494,8 @@ export class ProfileObject extends DurableObject<Env> {
     state.traitTimes.set(key, at);
   }
 
-  #applyConsent(event: TimelineEvent, source: string): void {
+  #applyConsent(event: TimelineEvent, source: string, at: number): void {
     const purposes = (event.properties?.purposes ?? {}) as Record<string, "granted" | "denied">;
-    const at = Date.parse(event.timestamp);
     for (const [purpose, status] of Object.entries(purposes)) {
       this.#addConsent({ purpose, status, channel: event.channel, source, at });
     }

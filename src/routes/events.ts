@@ -2,7 +2,8 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { ZodError } from "zod";
 import { allow } from "../auth/authenticate";
-import { defaultChannel, type Principal, viewFor } from "../auth/principal";
+import { channelFor, mayRecordConsent, type Principal, viewFor } from "../auth/principal";
+import { limit } from "../auth/rate-limit";
 import { fieldErrors, invalid, Problem } from "../errors";
 import { bearer, json, problems, resolverFor, router, sendJson } from "../http";
 import { lookupIdentifiers, prepareIdentifiers } from "../identity/identifiers";
@@ -41,19 +42,14 @@ const route = createRoute({
 
 /** The event as stored, with what the credential decides (channel, store) applied. */
 export function toStoredEvent(input: EventInput, principal: Principal): TimelineEvent {
-  const channel = input.channel ?? defaultChannel(principal);
-  if (!channel) {
-    throw new Problem(400, "This credential must say which channel the event happened on", {
-      errors: [{ path: "channel", message: "Required" }],
-    });
-  }
-  let storeId = input.store_id;
-  if (principal.role === "pos" || principal.role === "kiosk") {
-    const own = principal.role === "pos" ? "store" : "kiosk";
-    if (channel !== own)
-      throw new Problem(403, `A ${principal.role} key records ${own} events only`);
-    storeId = principal.storeId;
-  }
+  const channel = channelFor(principal, input.channel);
+  // A till's and a kiosk's own store is forced; a browser or an app names no store.
+  const storeId =
+    principal.role === "pos" || principal.role === "kiosk"
+      ? principal.storeId
+      : principal.role === "device" || principal.role === "customer"
+        ? undefined
+        : input.store_id;
   return {
     event_id: input.id,
     type: input.type,
@@ -104,6 +100,8 @@ async function ingestOne(
   input: EventInput,
 ): Promise<JsonText<IngestResult>> {
   if (input.type === "consent") {
+    if (!mayRecordConsent(principal))
+      throw new Problem(403, `A ${principal.role} credential may not record consent`);
     checkPurposes(
       input.properties.purposes,
       settingsFor(env).consentPurposes,
@@ -159,6 +157,9 @@ export const events = router().openapi(
     for (const [index, raw] of body.batch.entries()) {
       const parsed = EventSchema.safeParse(raw);
       try {
+        // Every event answers with a person, so a rate-limited credential pays for each one (the
+        // request paid for the first): a batch is not a way past a kiosk's limit.
+        if (index > 0) await limit(c.env, principal);
         if (!parsed.success) throw invalid(parsed.error);
         results.push(await ingestOne(resolver, c.env, principal, parsed.data));
       } catch (error) {

@@ -1,11 +1,16 @@
 // /v1/me…: a customer (or, for some routes, a browser device) reads and acts on its own profile.
-import { createRoute } from "@hono/zod-openapi";
+import { createRoute, z } from "@hono/zod-openapi";
 import { allow } from "../auth/authenticate";
-import { defaultChannel } from "../auth/principal";
 import { bearer, json, problems, router, sendJson } from "../http";
-import { CustomerViewSchema } from "../schemas";
+import { CustomerViewSchema, MessageIdParamSchema } from "../schemas";
 import { ownProfile } from "./own-profile";
-import { eraseProfile, exportProfile, personDataRoutes, setConsent } from "./person-data";
+import {
+  eraseProfile,
+  exportProfile,
+  messageAction,
+  personDataRoutes,
+  setConsent,
+} from "./person-data";
 
 const selfOrDevice = [allow("customer", "device")];
 // Export and erasure need the person, never just a browser that once visited.
@@ -25,21 +30,30 @@ const getMe = createRoute({
 
 const own = personDataRoutes(
   "/v1/me",
-  {},
-  { consent: selfOrDevice, nextMessage: selfOrDevice, export: selfOnly, erase: selfOnly },
+  { person: z.object({}), message: MessageIdParamSchema },
+  {
+    consent: selfOrDevice,
+    nextMessage: selfOrDevice,
+    messageAction: selfOrDevice,
+    export: selfOnly,
+    erase: selfOnly,
+  },
 );
 
 export const me = router()
   .openapi(getMe, async (c) => sendJson(c, (await ownProfile(c)).view, 200))
   .openapi(own.consent, async (c) => {
     const { profileId } = await ownProfile(c);
-    const fallback = defaultChannel(c.get("principal")) ?? "web";
-    return c.json(await setConsent(c, profileId, c.req.valid("json"), fallback), 200);
+    return c.json(await setConsent(c, profileId, c.req.valid("json")), 200);
   })
   // Campaigns are not built yet: there is never a next message.
   .openapi(own.nextMessage, async (c) => {
     await ownProfile(c);
     return c.body(null, 204);
+  })
+  .openapi(own.messageAction, async (c) => {
+    await ownProfile(c);
+    return messageAction(c, c.req.valid("json"));
   })
   .openapi(own.export, async (c) =>
     c.json(await exportProfile(c, (await ownProfile(c)).profileId), 200),

@@ -2,6 +2,7 @@
 // and once for /v1/me/… (the person), with the actions both share.
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
+import { channelFor } from "../auth/principal";
 import { Problem } from "../errors";
 import { type AppEnv, bearer, json, problems, resolverFor } from "../http";
 import { checkPurposes } from "../profile/consent";
@@ -12,6 +13,7 @@ import {
   ConsentRequestSchema,
   ConsentResultSchema,
   ExportSchema,
+  MessageActionSchema,
 } from "../schemas";
 import { settingsFor } from "../settings";
 
@@ -20,16 +22,18 @@ const NextMessageQuerySchema = z.object({ channel: ChannelSchema.optional() });
 interface Access {
   consent: MiddlewareHandler[];
   nextMessage: MiddlewareHandler[];
+  messageAction: MiddlewareHandler[];
   export: MiddlewareHandler[];
   erase: MiddlewareHandler[];
 }
 
-/** The consent, next-message, export and erase routes under `base`, for the given roles. */
-export function personDataRoutes<const Base extends string, const Request extends object>(
-  base: Base,
-  request: Request,
-  access: Access,
-) {
+/** The consent, next-message, message-action, export and erase routes under `base`, for the given roles. */
+export function personDataRoutes<
+  const Base extends string,
+  const Params extends z.ZodObject,
+  const MessageParams extends z.ZodObject,
+>(base: Base, params: { person: Params; message: MessageParams }, access: Access) {
+  const request = { params: params.person };
   return {
     consent: createRoute({
       method: "put",
@@ -51,6 +55,15 @@ export function personDataRoutes<const Base extends string, const Request extend
       middleware: access.nextMessage,
       request: { ...request, query: NextMessageQuerySchema },
       responses: { 204: { description: "No message" }, ...problems(400, 401, 403, 404, 429) },
+    }),
+    messageAction: createRoute({
+      method: "post",
+      path: `${base}/messages/{message_id}` as `${Base}/messages/{message_id}`,
+      summary: "Record what the person did with a message they were offered",
+      security: bearer,
+      middleware: access.messageAction,
+      request: { params: params.message, body: { required: true, ...json(MessageActionSchema) } },
+      responses: problems(400, 401, 403, 404, 413, 415, 429),
     }),
     export: createRoute({
       method: "get",
@@ -91,14 +104,23 @@ export async function setConsent(
   c: Context<AppEnv>,
   profileId: string,
   body: { purposes: Record<string, "granted" | "denied">; channel?: Channel | undefined },
-  fallbackChannel: Channel,
 ) {
   const principal = c.get("principal");
+  const channel = channelFor(principal, body.channel, "web");
   checkPurposes(body.purposes, settingsFor(c.env).consentPurposes, "purposes");
   const found = await onProfile(c, profileId, (stub) =>
-    stub.setConsent(body.purposes, body.channel ?? fallbackChannel, principal.role),
+    stub.setConsent(body.purposes, channel, principal.role),
   );
   return { profile_id: found.profileId, consent: found.value };
+}
+
+/**
+ * A message action, once the person is found. No campaign exists yet, so no message was ever
+ * offered and every message id is unknown: a 404, after the same checks a real action passes.
+ */
+export function messageAction(c: Context<AppEnv>, body: { channel?: Channel | undefined }): never {
+  channelFor(c.get("principal"), body.channel);
+  throw new Problem(404, "No message with that id was offered to this person");
 }
 
 export async function exportProfile(c: Context<AppEnv>, profileId: string) {

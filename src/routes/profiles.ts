@@ -1,7 +1,7 @@
 // /v1/profiles/{profile_id}…: a profile, its timeline and its data routes, in the caller's view.
 import { createRoute } from "@hono/zod-openapi";
 import { allow } from "../auth/authenticate";
-import { defaultChannel, viewFor } from "../auth/principal";
+import { viewFor } from "../auth/principal";
 import { Problem } from "../errors";
 import { bearer, json, problems, router, sendJson } from "../http";
 import { decodeCursor } from "../profile/profile-object";
@@ -9,6 +9,7 @@ import type { TimelinePage } from "../profile/protocol";
 import { timelineFor } from "../profile/views";
 import {
   ProfileIdParamSchema,
+  ProfileMessageParamSchema,
   ProfileViewSchema,
   TimelineQuerySchema,
   TimelineSchema,
@@ -16,6 +17,7 @@ import {
 import {
   eraseProfile,
   exportProfile,
+  messageAction,
   onProfile,
   personDataRoutes,
   setConsent,
@@ -57,10 +59,11 @@ const getTimeline = createRoute({
 
 const person = personDataRoutes(
   "/v1/profiles/{profile_id}",
-  { params: ProfileIdParamSchema },
+  { person: ProfileIdParamSchema, message: ProfileMessageParamSchema },
   {
     consent: [allow("admin", "server", "pos")],
     nextMessage: [allow("admin", "server", "pos", "kiosk")],
+    messageAction: [allow("admin", "server", "pos", "kiosk")],
     export: [allow("admin")],
     erase: [allow("admin")],
   },
@@ -90,13 +93,16 @@ export const profiles = router()
   })
   .openapi(person.consent, async (c) => {
     const id = profileId(c.req.valid("param").profile_id);
-    const fallback = defaultChannel(c.get("principal")) ?? "web";
-    return c.json(await setConsent(c, id, c.req.valid("json"), fallback), 200);
+    return c.json(await setConsent(c, id, c.req.valid("json")), 200);
   })
   // Campaigns are not built yet: there is never a next message.
   .openapi(person.nextMessage, async (c) => {
     await onProfile(c, profileId(c.req.valid("param").profile_id), (stub) => stub.view("customer"));
     return c.body(null, 204);
+  })
+  .openapi(person.messageAction, async (c) => {
+    await onProfile(c, profileId(c.req.valid("param").profile_id), (stub) => stub.view("customer"));
+    return messageAction(c, c.req.valid("json"));
   })
   .openapi(person.export, async (c) =>
     c.json(await exportProfile(c, profileId(c.req.valid("param").profile_id)), 200),

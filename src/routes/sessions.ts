@@ -4,6 +4,7 @@ import type { Context } from "hono";
 import { allow } from "../auth/authenticate";
 import { issueServiceToken, verifyServiceToken } from "../auth/jwt";
 import { randomToken } from "../auth/secrets";
+import { keyTable } from "../config/cache";
 import { Problem } from "../errors";
 import { type AppEnv, bearer, json, problems, resolverFor, router, sendJson } from "../http";
 import { hashIdentifier } from "../identity/hash";
@@ -11,7 +12,7 @@ import type { Identifier } from "../identity/types";
 import { embed } from "../json-text";
 import { CustomerViewSchema } from "../schemas";
 
-/** Long enough for a returning visitor (the SDK refreshes it on every visit), short enough to expire. */
+/** Long enough for a returning visitor (a page refreshes it on every visit), short enough to expire. */
 const DEVICE_TOKEN_SECONDS = 7 * 24 * 3600;
 const SESSION_TOKEN_SECONDS = 3600;
 
@@ -43,7 +44,10 @@ const route = createRoute({
   },
 });
 
-/** The device an earlier token names, if it is valid and was issued to `keyId` (any web key when null). */
+/**
+ * The device an earlier token names, if it is valid and was issued to `keyId` (when null, to any
+ * web key that still exists: a device dies with its web key).
+ */
 async function priorDevice(
   env: Env,
   token: string | undefined,
@@ -52,9 +56,10 @@ async function priorDevice(
   if (!token) return null;
   try {
     const claims = await verifyServiceToken(token, env.SESSION_SIGNING_KEY, "device");
-    return claims.kind === "device" && (keyId === null || claims.keyId === keyId)
-      ? claims.anonymousId
-      : null;
+    if (claims.kind !== "device") return null;
+    if (keyId !== null) return claims.keyId === keyId ? claims.anonymousId : null;
+    const grant = (await keyTable(env)).byId.get(claims.keyId);
+    return grant?.role === "web" ? claims.anonymousId : null;
   } catch (error) {
     // Forged, expired or another key's: the contract says start a new device, not fail.
     if (error instanceof Problem && error.status === 401) return null;
@@ -111,6 +116,9 @@ export const sessions = router().openapi(route, async (c) => {
   }
   if (principal.role !== "customer")
     throw new Problem(403, "Sessions are for web keys and customers");
+  // Only the identity provider signs a person in: a session must not renew itself past its hour.
+  if (principal.profileId)
+    throw new Problem(403, "Sign in with the identity provider's token, not a session token");
   // Signing in links the browser the customer came from: a verified event that merges its history.
   const device = await priorDevice(c.env, deviceToken, null);
   const identifiers = [await hashIdentifier(pepper, "user_id", principal.userId)];
