@@ -3,6 +3,8 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import { hashIdentifier } from "../src/identity/hash";
+import { forgetOwners } from "../src/identity/resolver";
 import { profileStub } from "../src/profile/protocol";
 import { ADMIN, call, createKey, event, unique } from "./helpers";
 
@@ -260,6 +262,110 @@ describe("merging profiles", () => {
     const full = await call(`/v1/profiles/${survivor}`, { key: ADMIN });
     expect(full.json.computed.purchase_count).toBe(1);
     expect(full.json.computed.lifetime_value).toBe(100);
+  });
+
+  it("records an id that a batch repeats once, wherever the repeat's identifiers lead", async () => {
+    const id = unique("dup");
+    const purchase = (email: string) => ({
+      id,
+      type: "purchase",
+      channel: "web",
+      identifiers: { email },
+      properties: { order_id: "o1", total: 10, currency: "USD" },
+    });
+    const first = `${unique()}@example.com`;
+    const res = await call("/v1/events", {
+      key: server,
+      body: { batch: [purchase(first), purchase(`${unique()}@example.com`)] },
+    });
+    const results = res.json.results as { status: string; profile_id: string }[];
+    expect(results.map((r) => r.status)).toEqual(["recorded", "duplicate"]);
+    expect(results[1]?.profile_id).toBe(results[0]?.profile_id);
+    expect(await timelineIds(results[0]?.profile_id ?? "")).toEqual([id]);
+  });
+
+  it("links an identifier whose link a crash never made, on the next event that names it", async () => {
+    const email = `${unique()}@example.com`;
+    const phone = "+12125557713";
+    const profileId = (
+      await event(server, { type: "visit", channel: "web", identifiers: { email } })
+    ).json.profile_id as string;
+    const pepper = (env as unknown as { IDENTITY_PEPPER: string }).IDENTITY_PEPPER;
+    const [e, p] = await Promise.all([
+      hashIdentifier(pepper, "email", email),
+      hashIdentifier(pepper, "phone", phone),
+    ]);
+    const eventId = unique("evt");
+    // The resolver's first step: the profile records the event and accepts the phone. The Worker
+    // then dies before it links the phone in the index, and the client sends the event again.
+    const outcome = await profileStub(env, profileId).ingest({
+      profileId,
+      event: {
+        event_id: eventId,
+        type: "identify",
+        channel: "web",
+        timestamp: new Date().toISOString(),
+      },
+      held: [{ type: "email", hash: e.hash, value: email }],
+      offered: [{ type: "phone", hash: p.hash, value: phone }],
+      claimed: [],
+      refused: [],
+      source: "server",
+      view: "full",
+    });
+    expect(outcome.status).toBe("ok");
+    const retry = await call("/v1/events", {
+      key: server,
+      body: { id: eventId, type: "identify", channel: "web", identifiers: { email, phone } },
+    });
+    expect(retry.json.status).toBe("duplicate");
+    forgetOwners();
+    const byPhone = await event(server, {
+      type: "visit",
+      channel: "store",
+      identifiers: { phone },
+    });
+    expect(byPhone.json.profile_id).toBe(profileId);
+  });
+
+  it("lists an identifier only where it resolves, when a loser is merged elsewhere meanwhile", async () => {
+    const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const astray: unknown[] = [];
+    for (let round = 0; round < 3; round++) {
+      const email = `${unique()}@example.com`;
+      const anonymousId = unique("anon");
+      const phone = `+1212555${String(1000 + round)}`;
+      const oldest = await event(server, { type: "visit", channel: "web", identifiers: { email } });
+      await pause(3);
+      const x = await event(server, {
+        type: "visit",
+        channel: "web",
+        identifiers: { anonymous_id: anonymousId },
+      });
+      await pause(3);
+      await event(server, { type: "visit", channel: "store", identifiers: { phone } });
+      // Both want the phone's profile: one merges it into the oldest, the other into x.
+      await Promise.all([
+        event(server, { type: "identify", channel: "app", identifiers: { email, phone } }),
+        event(server, {
+          type: "identify",
+          channel: "web",
+          identifiers: { phone, anonymous_id: anonymousId },
+        }),
+      ]);
+      for (const id of [oldest.json.profile_id, x.json.profile_id]) {
+        const profile = (await call(`/v1/profiles/${id}`, { key: ADMIN })).json;
+        for (const value of profile.identifiers.phone ?? []) {
+          const found = await call("/v1/recognize", {
+            key: ADMIN,
+            body: { identifiers: { phone: value } },
+          });
+          if (found.json.profile_id !== profile.profile_id)
+            astray.push({ round, listedOn: profile.profile_id, resolvesTo: found.json.profile_id });
+        }
+      }
+    }
+    expect(astray).toEqual([]);
   });
 
   it("finishes a merge interrupted after its first step through the loser's alarm", async () => {

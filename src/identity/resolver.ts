@@ -169,10 +169,18 @@ export class Resolver {
         const candidates = await this.#candidates(identifiers, found);
         const holdings = await this.#holdings(candidates);
         const decided = plan(candidates, holdings, this.ctx.settings);
+        let moved = false;
         for (const loser of decided.losers) {
           if (!decided.home) break;
           const via = candidates.filter((c) => c.owner === loser);
-          if (await this.#merge(loser, decided.home, via, event)) merged.push(loser);
+          moved = !(await this.#merge(loser, decided.home, via, event));
+          if (moved) break;
+          merged.push(loser);
+        }
+        // A loser merged elsewhere meanwhile: its identifiers are not ours to take; plan again.
+        if (moved) {
+          planned = true;
+          continue;
         }
         home = decided.home;
         group = new Set([...(home ? [home] : []), ...decided.losers]);

@@ -106,8 +106,11 @@ export class ProfileObject extends DurableObject<Env> {
     if (moved) return moved;
     const state = this.#state ?? this.#create(input.profileId);
     const eventId = input.event.event_id;
+    // Offered identifiers this profile holds verified already are accepted again: the index does
+    // not point at them, so a link a crash kept the resolver from making is made now.
+    const relinked = input.offered.filter((o) => state.identifierHashes.get(o.hash)?.verified);
     if (this.#knownIds().has(eventId))
-      return ok({ kind: "duplicate", view: this.#view(input.view, state), accepted: [] });
+      return ok({ kind: "duplicate", view: this.#view(input.view, state), accepted: relinked });
 
     const fresh = input.offered.filter((o) => !state.identifierHashes.get(o.hash)?.verified);
     const admission = admit(
@@ -142,7 +145,7 @@ export class ProfileObject extends DurableObject<Env> {
     return ok({
       kind: "recorded",
       view: this.#view(input.view, state),
-      accepted: admission.accepted,
+      accepted: [...admission.accepted, ...relinked],
     });
   }
 

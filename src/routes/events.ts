@@ -98,7 +98,7 @@ async function ingestOne(
   env: Env,
   principal: Principal,
   input: EventInput,
-): Promise<JsonText<IngestResult>> {
+): Promise<{ profileId: string; answer: JsonText<IngestResult> }> {
   if (input.type === "consent") {
     if (!mayRecordConsent(principal))
       throw new Problem(403, `A ${principal.role} credential may not record consent`);
@@ -133,7 +133,28 @@ async function ingestOne(
     profile_id: result.profileId,
     merged_profile_ids: result.merged,
   };
-  return embed(fields, "profile", result.view);
+  return { profileId: result.profileId, answer: embed(fields, "profile", result.view) };
+}
+
+/**
+ * An id a batch already used is a duplicate wherever its identifiers lead: the answer names the
+ * profile that holds the event now.
+ */
+async function repeated(
+  resolver: Resolver,
+  principal: Principal,
+  eventId: string,
+  profileId: string,
+): Promise<JsonText<IngestResult>> {
+  const found = await resolver.view(profileId, viewFor(principal));
+  if (!found) throw new Problem(404, "The profile that recorded this event is gone");
+  const fields = {
+    event_id: eventId,
+    status: "duplicate" as const,
+    profile_id: found.profileId,
+    merged_profile_ids: [],
+  };
+  return embed(fields, "profile", found.value);
 }
 
 /** A batch answers every event on its own: one bad event does not sink the others. */
@@ -151,8 +172,9 @@ export const events = router().openapi(
     const body = c.req.valid("json");
     const resolver = resolverFor(c);
     if (!("batch" in body))
-      return sendJson(c, await ingestOne(resolver, c.env, principal, body), 200);
+      return sendJson(c, (await ingestOne(resolver, c.env, principal, body)).answer, 200);
     const results: JsonText<IngestResult | ReturnType<typeof prefixed>>[] = [];
+    const seen = new Map<string, string>();
     // In order, one at a time: later events of a batch may depend on earlier ones.
     for (const [index, raw] of body.batch.entries()) {
       const parsed = EventSchema.safeParse(raw);
@@ -161,7 +183,14 @@ export const events = router().openapi(
         // request paid for the first): a batch is not a way past a kiosk's limit.
         if (index > 0) await limit(c.env, principal);
         if (!parsed.success) throw invalid(parsed.error);
-        results.push(await ingestOne(resolver, c.env, principal, parsed.data));
+        const earlier = seen.get(parsed.data.id);
+        if (earlier) {
+          results.push(await repeated(resolver, principal, parsed.data.id, earlier));
+          continue;
+        }
+        const { profileId, answer } = await ingestOne(resolver, c.env, principal, parsed.data);
+        seen.set(parsed.data.id, profileId);
+        results.push(answer);
       } catch (error) {
         if (!(error instanceof Problem) || error.status === 500) throw error;
         results.push(jsonText(prefixed(error, index)));
