@@ -368,6 +368,40 @@ describe("merging profiles", () => {
     expect(astray).toEqual([]);
   });
 
+  it("finds a person by an identifier of a profile merged away ten merges ago", async () => {
+    const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const n = 10;
+    const emails = Array.from({ length: n }, () => `${unique()}@example.com`);
+    const devices = Array.from({ length: n }, () => unique("dev"));
+    const anonymousId = unique("anon");
+    for (let i = 0; i < n; i++) {
+      const identifiers = { email: emails[i], device_id: devices[i] };
+      const last = i === n - 1 ? { anonymous_id: anonymousId } : {};
+      await event(server, {
+        type: "visit",
+        channel: "web",
+        identifiers: { ...identifiers, ...last },
+      });
+      await pause(5); // the older profile survives each merge
+    }
+    // Joined newest pair first: each survivor is merged away again by the next join.
+    for (let i = n - 1; i > 0; i--) {
+      const join = await event(server, {
+        type: "identify",
+        channel: "app",
+        identifiers: { email: emails[i - 1], device_id: devices[i] },
+      });
+      expect(join.json.merged_profile_ids).toHaveLength(1);
+    }
+    forgetOwners();
+    const found = await call("/v1/recognize", {
+      key: ADMIN,
+      body: { identifiers: { anonymous_id: anonymousId } },
+    });
+    expect(found.status, found.text).toBe(200);
+    expect(found.json.profile.identifiers.email).toHaveLength(n);
+  });
+
   it("finishes a merge interrupted after its first step through the loser's alarm", async () => {
     const loserEmail = `${unique()}@example.com`;
     const survivorEmail = `${unique()}@example.com`;

@@ -326,7 +326,10 @@ export class Resolver {
     const imported = await this.profile(survivor).importMerge(survivor, snapshot.value, info);
     if (imported.status !== "ok") return false;
     await this.profile(loser).completeMerge();
-    this.#repoint(via, loser, survivor);
+    // Every link of the loser, not only those that joined the two: otherwise each later merge of
+    // the survivor adds a hop to the loser's other identifiers, until they are past MAX_FORWARDS.
+    const linked = snapshot.value.identifiers.filter((i) => i.verified);
+    this.#repoint([...via, ...linked], loser, survivor);
     return true;
   }
 
