@@ -368,6 +368,38 @@ describe("merging profiles", () => {
     expect(astray).toEqual([]);
   });
 
+  it("never joins two user_ids when one arrives while the merge is being planned", async () => {
+    const joined: unknown[] = [];
+    for (let round = 0; round < 3; round++) {
+      const email = `${unique()}@example.com`;
+      const phone = `+1212556${String(1000 + round)}`;
+      const first = unique("u1");
+      await event(server, {
+        type: "visit",
+        channel: "web",
+        identifiers: { email, user_id: first },
+      });
+      await event(server, { type: "visit", channel: "app", identifiers: { phone } });
+      // One request joins the two through email and phone; the other gives the phone's profile
+      // a user_id of its own meanwhile.
+      await Promise.all([
+        event(server, { type: "identify", channel: "store", identifiers: { email, phone } }),
+        event(server, {
+          type: "identify",
+          channel: "app",
+          identifiers: { phone, user_id: unique("u2") },
+        }),
+      ]);
+      const found = await call("/v1/recognize", {
+        key: ADMIN,
+        body: { identifiers: { user_id: first } },
+      });
+      const userIds = found.json.profile.identifiers.user_id ?? [];
+      if (userIds.length > 1) joined.push({ round, userIds });
+    }
+    expect(joined).toEqual([]);
+  });
+
   it("finds a person by an identifier of a profile merged away ten merges ago", async () => {
     const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
     const n = 10;
@@ -422,11 +454,12 @@ describe("merging profiles", () => {
     const stub = profileStub(env, loser);
 
     // Step one only, as if the Worker crashed right after it.
-    const begun = await stub.beginMerge(loser, survivor, {
-      via: ["email"],
-      eventId: "manual",
-      channel: "web",
-    });
+    const begun = await stub.beginMerge(
+      loser,
+      survivor,
+      { via: ["email"], eventId: "manual", channel: "web" },
+      {},
+    );
     expect(begun.status).toBe("ok");
     const forwarded = await call(`/v1/profiles/${loser}`, { key: ADMIN });
     expect(forwarded.json.profile_id).toBe(survivor);
@@ -466,7 +499,7 @@ describe("merging profiles", () => {
     const loser = profileStub(env, b.json.profile_id);
     const survivor = profileStub(env, a.json.profile_id);
     const info = { via: ["email" as const], eventId: "manual", channel: "web" };
-    const snapshot = await loser.beginMerge(b.json.profile_id, a.json.profile_id, info);
+    const snapshot = await loser.beginMerge(b.json.profile_id, a.json.profile_id, info, {});
     if (snapshot.status !== "ok") throw new Error("no snapshot");
     const { value } = snapshot;
     await survivor.importMerge(a.json.profile_id, value, info);

@@ -173,7 +173,7 @@ export class Resolver {
         for (const loser of decided.losers) {
           if (!decided.home) break;
           const via = candidates.filter((c) => c.owner === loser);
-          moved = !(await this.#merge(loser, decided.home, via, event));
+          moved = !(await this.#merge(loser, decided.home, via, event, decided.keys));
           if (moved) break;
           merged.push(loser);
         }
@@ -315,13 +315,14 @@ export class Resolver {
     survivor: string,
     via: Candidate[],
     event: TimelineEvent,
+    keys: Holdings["keys"],
   ): Promise<boolean> {
     const info: MergeInfo = {
       via: [...new Set(via.map((c) => c.type))],
       eventId: event.event_id,
       channel: event.channel,
     };
-    const snapshot = await this.profile(loser).beginMerge(loser, survivor, info);
+    const snapshot = await this.profile(loser).beginMerge(loser, survivor, info, keys);
     if (snapshot.status !== "ok") return false;
     const imported = await this.profile(survivor).importMerge(survivor, snapshot.value, info);
     if (imported.status !== "ok") return false;

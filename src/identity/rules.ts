@@ -104,7 +104,8 @@ export function chooseSurvivor(group: readonly Holdings[]): Holdings {
   );
 }
 
-function compatible(a: Pick<Holdings, "keys">, b: Pick<Holdings, "keys">): boolean {
+/** Whether two profiles' keys agree: merge protection. */
+export function compatible(a: Pick<Holdings, "keys">, b: Pick<Holdings, "keys">): boolean {
   return KEY_TYPES.every((type) => {
     const x = a.keys[type as KeyType];
     const y = b.keys[type as KeyType];
@@ -120,6 +121,8 @@ export interface Plan {
   /** Unowned identifiers to link to `home`. */
   attach: Offered[];
   refused: Refusal[];
+  /** The keys the merged profile will hold: a loser that holds another one by now must not merge. */
+  keys: Holdings["keys"];
 }
 
 /**
@@ -168,12 +171,13 @@ export function plan(
       holdings.counts[t as IdentifierType] = (holdings.counts[t as IdentifierType] ?? 0) + n;
     }
   }
-  if (group.length === 0) return { home: null, losers: [], attach, refused };
+  if (group.length === 0) return { home: null, losers: [], attach, refused, keys: holdings.keys };
   const survivor = chooseSurvivor(group);
   return {
     home: survivor.profileId,
     losers: group.filter((p) => p !== survivor).map((p) => p.profileId),
     attach,
     refused,
+    keys: holdings.keys,
   };
 }

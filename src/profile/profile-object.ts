@@ -1,7 +1,14 @@
 // ProfileObject: one per person. Holds identifiers, events, traits, consent and merges in SQLite,
 // with a copy in memory so reads cost no query. Thin over the pure rules, computed and views modules.
 import { DurableObject } from "cloudflare:workers";
-import { admit, type Holdings, type KeyType, type Offered, type Refusal } from "../identity/rules";
+import {
+  admit,
+  compatible,
+  type Holdings,
+  type KeyType,
+  type Offered,
+  type Refusal,
+} from "../identity/rules";
 import { type IdentifierType, KEY_TYPES } from "../identity/types";
 import type { JsonText } from "../json-text";
 import type { Conflict, Export, MergeRecord, TimelineEvent, TraitValue } from "../schemas";
@@ -237,12 +244,15 @@ export class ProfileObject extends DurableObject<Env> {
     profileId: string,
     survivor: string,
     info: MergeInfo,
-  ): Promise<Outcome<Snapshot>> {
+    keys: Holdings["keys"],
+  ): Promise<Outcome<Snapshot> | { status: "changed" }> {
     if (this.#erased()) return MISSING;
     if (this.#mergedInto && !(this.#mergedInto === survivor && this.#handoverPending)) {
       return { status: "forward", to: this.#mergedInto };
     }
     if (!this.#mergedInto) {
+      // A key that reached this profile after the merge was planned: the planner must look again.
+      if (!compatible(this.#holdings(profileId), { keys })) return { status: "changed" };
       this.ctx.storage.transactionSync(() => {
         this.#setMeta("profile_id", profileId);
         this.#setMeta("merged_into", survivor);
