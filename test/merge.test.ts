@@ -400,6 +400,48 @@ describe("merging profiles", () => {
     expect(joined).toEqual([]);
   });
 
+  it("records an event once when its new identifier is linked to another person meanwhile", async () => {
+    const doubled: unknown[] = [];
+    for (let round = 0; round < 3; round++) {
+      const [e1, e2] = [`${unique()}@example.com`, `${unique()}@example.com`];
+      const userId = unique("u");
+      const a = await event(server, {
+        type: "visit",
+        channel: "web",
+        identifiers: { email: e1, loyalty_id: unique("L1") },
+      });
+      const b = await event(server, {
+        type: "visit",
+        channel: "web",
+        identifiers: { email: e2, loyalty_id: unique("L2") },
+      });
+      // Two people, each said to be the same new user_id: only one of them can hold it.
+      const [idA, idB] = [unique("ea"), unique("eb")];
+      await Promise.all([
+        event(server, {
+          id: idA,
+          type: "identify",
+          channel: "app",
+          identifiers: { email: e1, user_id: userId },
+        }),
+        event(server, {
+          id: idB,
+          type: "identify",
+          channel: "app",
+          identifiers: { email: e2, user_id: userId },
+        }),
+      ]);
+      const holders = new Map<string, string[]>();
+      for (const id of [a.json.profile_id, b.json.profile_id]) {
+        for (const eventId of await timelineIds(id))
+          holders.set(eventId, [...(holders.get(eventId) ?? []), id]);
+      }
+      for (const id of [idA, idB])
+        if (holders.get(id)?.length !== 1) doubled.push({ round, id, holders: holders.get(id) });
+    }
+    expect(doubled).toEqual([]);
+  });
+
   it("finds a person by an identifier of a profile merged away ten merges ago", async () => {
     const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
     const n = 10;

@@ -154,6 +154,8 @@ export class Resolver {
     const merged: string[] = [];
     let recorded = false;
     let planned = false;
+    /** Where an earlier attempt recorded the event before it lost a link to a concurrent request. */
+    let recordedOn: { profileId: string; view: JsonText<unknown> } | null = null;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const found = await this.owners(identifiers, attempt > 0);
       const distinct = [...new Set(found.filter((o): o is string => o !== null))];
@@ -184,6 +186,11 @@ export class Resolver {
         }
         home = decided.home;
         group = new Set([...(home ? [home] : []), ...decided.losers]);
+        // Recorded already, on a profile this plan does not join: it stays there, and only there.
+        if (recordedOn && !group.has(recordedOn.profileId)) {
+          const { profileId, view } = recordedOn;
+          return { status: "recorded", profileId, merged, view: view as JsonText<ViewOf<K>> };
+        }
         offered = decided.attach;
         refused = decided.refused;
         for (const c of candidates)
@@ -235,6 +242,8 @@ export class Resolver {
       const lost = await this.#claim(result.profileId, outcome.accepted);
       if (lost.length) {
         await this.profile(result.profileId).unlink(lost.map((l) => l.hash));
+        if (outcome.kind === "recorded")
+          recordedOn = { profileId: result.profileId, view: outcome.view };
         planned = true;
         continue;
       }
