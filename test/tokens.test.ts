@@ -4,7 +4,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { importJWK, SignJWT } from "jose";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { PERSONAL_TABLES } from "../src/profile/schema";
 import { ADMIN, call, createKey, event, unique } from "./helpers";
 
@@ -295,6 +295,22 @@ describe("attacks on credentials", () => {
     expect(timeline.json.events[0].store_id).toBeUndefined();
   });
 
+  it("keeps a browser's claims within each type's limit", async () => {
+    const token = (await openDevice()).json.token as string;
+    let profileId = "";
+    for (let i = 0; i < 8; i++) {
+      const res = await call("/v1/events", {
+        key: token,
+        headers: { origin: ORIGIN },
+        body: { id: unique(), type: "identify", identifiers: { email: `${unique()}@example.com` } },
+      });
+      expect(res.status, res.text).toBe(200);
+      profileId = res.json.profile_id;
+    }
+    const full = await call(`/v1/profiles/${profileId}`, { key: ADMIN });
+    expect(full.json.claimed_identifiers.email).toHaveLength(5);
+  });
+
   it("refuses consent from a kiosk, by event as by the consent route", async () => {
     const kiosk = await createKey("kiosk", { store_id: "s-consent" });
     const phone = "+14155557301";
@@ -551,6 +567,13 @@ describe("next messages and message actions, before any campaign exists", () => 
 });
 
 describe("rate limits", () => {
+  // The limiter's windows are aligned to the clock's minutes: a test that straddles one would see
+  // its count start again. Each of these takes well under five seconds.
+  beforeEach(async () => {
+    const left = 60_000 - (Date.now() % 60_000);
+    if (left < 5_000) await new Promise((resolve) => setTimeout(resolve, left + 100));
+  });
+
   it("limits a kiosk key itself, whatever it looks up", async () => {
     const kiosk = await createKey("kiosk", { store_id: "s" });
     const statuses: number[] = [];

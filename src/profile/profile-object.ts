@@ -136,8 +136,11 @@ export class ProfileObject extends DurableObject<Env> {
     const now = Date.now();
     this.#transaction(() => {
       for (const id of linked) this.#putIdentifier(id, true, now);
+      // Claims count toward the type's limit too: a browser cannot grow its profile without end.
       for (const id of input.claimed) {
-        if (!state.identifierHashes.has(id.hash)) this.#putIdentifier(id, false, now);
+        if (state.identifierHashes.has(id.hash)) continue;
+        const held = state.identifiers.filter((i) => i.type === id.type).length;
+        if (held < this.#settings.identifierLimits[id.type]) this.#putIdentifier(id, false, now);
       }
       this.#insertEvent(input.event);
       // A trait or a choice counts from its event's time, never from later than it arrived: an
