@@ -18,6 +18,17 @@ const timelineIds = async (profileId: string) => {
   return (res.json.events as { event_id: string }[]).map((e) => e.event_id).sort();
 };
 
+/** A visit in store by someone with a loyalty card of their own (and so never merged with another). */
+const cardholder = (email: string) =>
+  event(server, {
+    type: "visit",
+    channel: "store",
+    identifiers: { email, loyalty_id: unique("L") },
+  });
+
+const identify = (channel: string, identifiers: Record<string, string>, id = unique()) =>
+  event(server, { id, type: "identify", channel, identifiers });
+
 describe("merging profiles", () => {
   it("collapses three profiles into one that holds every event once", async () => {
     const email = `${unique()}@example.com`;
@@ -155,16 +166,8 @@ describe("merging profiles", () => {
 
   it("keeps a shared non-placeholder email with its first profile when loyalty ids differ", async () => {
     const shared = `${unique("front-desk")}@example.com`;
-    const first = await event(server, {
-      type: "visit",
-      channel: "store",
-      identifiers: { email: shared, loyalty_id: unique("L") },
-    });
-    const second = await event(server, {
-      type: "visit",
-      channel: "store",
-      identifiers: { email: shared, loyalty_id: unique("L") },
-    });
+    const first = await cardholder(shared);
+    const second = await cardholder(shared);
     expect(second.json.profile_id).not.toBe(first.json.profile_id);
     expect(second.json.merged_profile_ids).toEqual([]);
   });
@@ -346,12 +349,8 @@ describe("merging profiles", () => {
       await event(server, { type: "visit", channel: "store", identifiers: { phone } });
       // Both want the phone's profile: one merges it into the oldest, the other into x.
       await Promise.all([
-        event(server, { type: "identify", channel: "app", identifiers: { email, phone } }),
-        event(server, {
-          type: "identify",
-          channel: "web",
-          identifiers: { phone, anonymous_id: anonymousId },
-        }),
+        identify("app", { email, phone }),
+        identify("web", { phone, anonymous_id: anonymousId }),
       ]);
       for (const id of [oldest.json.profile_id, x.json.profile_id]) {
         const profile = (await call(`/v1/profiles/${id}`, { key: ADMIN })).json;
@@ -383,12 +382,8 @@ describe("merging profiles", () => {
       // One request joins the two through email and phone; the other gives the phone's profile
       // a user_id of its own meanwhile.
       await Promise.all([
-        event(server, { type: "identify", channel: "store", identifiers: { email, phone } }),
-        event(server, {
-          type: "identify",
-          channel: "app",
-          identifiers: { phone, user_id: unique("u2") },
-        }),
+        identify("store", { email, phone }),
+        identify("app", { phone, user_id: unique("u2") }),
       ]);
       const found = await call("/v1/recognize", {
         key: ADMIN,
@@ -405,31 +400,12 @@ describe("merging profiles", () => {
     for (let round = 0; round < 3; round++) {
       const [e1, e2] = [`${unique()}@example.com`, `${unique()}@example.com`];
       const userId = unique("u");
-      const a = await event(server, {
-        type: "visit",
-        channel: "web",
-        identifiers: { email: e1, loyalty_id: unique("L1") },
-      });
-      const b = await event(server, {
-        type: "visit",
-        channel: "web",
-        identifiers: { email: e2, loyalty_id: unique("L2") },
-      });
+      const [a, b] = [await cardholder(e1), await cardholder(e2)];
       // Two people, each said to be the same new user_id: only one of them can hold it.
       const [idA, idB] = [unique("ea"), unique("eb")];
       await Promise.all([
-        event(server, {
-          id: idA,
-          type: "identify",
-          channel: "app",
-          identifiers: { email: e1, user_id: userId },
-        }),
-        event(server, {
-          id: idB,
-          type: "identify",
-          channel: "app",
-          identifiers: { email: e2, user_id: userId },
-        }),
+        identify("app", { email: e1, user_id: userId }, idA),
+        identify("app", { email: e2, user_id: userId }, idB),
       ]);
       const holders = new Map<string, string[]>();
       for (const id of [a.json.profile_id, b.json.profile_id]) {
