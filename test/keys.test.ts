@@ -34,6 +34,8 @@ describe("credentials", () => {
         "/v1/profiles/{profile_id}/timeline",
         "/v1/admin/keys",
         "/v1/admin/keys/{id}",
+        "/v1/profiles/{profile_id}/messages/{message_id}",
+        "/v1/me/messages/{message_id}",
       ]),
     );
     expect(doc.json.paths["/v1/events"].post.responses["415"].content).toHaveProperty(
