@@ -287,6 +287,22 @@ describe("merging profiles", () => {
     expect(await timelineIds(results[0]?.profile_id ?? "")).toEqual([id]);
   });
 
+  it("checks a repeated id like any event: a repeat the credential may not send is refused", async () => {
+    const pos = await createKey("pos", { store_id: "store-dup" });
+    const id = unique("dup");
+    const res = await call("/v1/events", {
+      key: pos,
+      body: {
+        batch: [
+          { id, type: "visit", identifiers: { phone: "+12125557714" } },
+          { id, type: "visit", identifiers: { device_id: unique("till") } },
+        ],
+      },
+    });
+    const results = res.json.results as { status: string | number }[];
+    expect(results.map((r) => r.status)).toEqual(["recorded", 403]);
+  });
+
   it("links an identifier whose link a crash never made, on the next event that names it", async () => {
     const email = `${unique()}@example.com`;
     const phone = "+12125557713";

@@ -85,7 +85,28 @@ export function channelFor(principal: Principal, requested?: Channel, fallback?:
   return channel;
 }
 
-/** Whether a credential may record a person's consent choices: never a public kiosk screen. */
+/**
+ * The store an event happened at: a till's or kiosk's own, whatever it says; none from a browser
+ * or an app, which never speak for a store; what a back end says.
+ */
+export function storeFor(principal: Principal, requested?: string): string | undefined {
+  switch (principal.role) {
+    case "pos":
+    case "kiosk":
+      return principal.storeId;
+    case "device":
+    case "customer":
+      return undefined;
+    default:
+      return requested;
+  }
+}
+
+// Back ends, tills and the person (or their browser's banner); never a public kiosk screen. A
+// list, so a role added later records no consent until it is put here.
+const CONSENT_ROLES: readonly Role[] = ["admin", "server", "pos", "device", "customer"];
+
+/** Whether a credential may record a person's consent choices. */
 export function mayRecordConsent(principal: Principal): boolean {
-  return principal.role !== "kiosk" && principal.role !== "web";
+  return CONSENT_ROLES.includes(principal.role);
 }

@@ -2,7 +2,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { ZodError } from "zod";
 import { allow } from "../auth/authenticate";
-import { channelFor, mayRecordConsent, type Principal, viewFor } from "../auth/principal";
+import { channelFor, mayRecordConsent, type Principal, storeFor, viewFor } from "../auth/principal";
 import { limit } from "../auth/rate-limit";
 import { fieldErrors, invalid, Problem } from "../errors";
 import { bearer, json, problems, resolverFor, router, sendJson } from "../http";
@@ -11,6 +11,7 @@ import type { Resolver } from "../identity/resolver";
 import type { Identifier } from "../identity/types";
 import { embed, type JsonText, jsonList, jsonText } from "../json-text";
 import { checkPurposes } from "../profile/consent";
+import type { ViewKind } from "../profile/views";
 import {
   BatchResultSchema,
   type EventInput,
@@ -43,13 +44,7 @@ const route = createRoute({
 /** The event as stored, with what the credential decides (channel, store) applied. */
 export function toStoredEvent(input: EventInput, principal: Principal): TimelineEvent {
   const channel = channelFor(principal, input.channel);
-  // A till's and a kiosk's own store is forced; a browser or an app names no store.
-  const storeId =
-    principal.role === "pos" || principal.role === "kiosk"
-      ? principal.storeId
-      : principal.role === "device" || principal.role === "customer"
-        ? undefined
-        : input.store_id;
+  const storeId = storeFor(principal, input.store_id);
   return {
     event_id: input.id,
     type: input.type,
@@ -93,12 +88,8 @@ async function identifiersOf(
   return { verified: [own], claimed };
 }
 
-async function ingestOne(
-  resolver: Resolver,
-  env: Env,
-  principal: Principal,
-  input: EventInput,
-): Promise<{ profileId: string; answer: JsonText<IngestResult> }> {
+/** An event with every check a credential's event passes applied: what it may record, and on whom. */
+async function checked(env: Env, principal: Principal, input: EventInput) {
   if (input.type === "consent") {
     if (!mayRecordConsent(principal))
       throw new Problem(403, `A ${principal.role} credential may not record consent`);
@@ -120,13 +111,41 @@ async function ingestOne(
       ],
     });
   }
-  const result = await resolver.ingest({
-    event,
-    identifiers: verified,
-    claimed,
-    source: principal.role,
-    view: viewFor(principal),
-  });
+  return { event, verified, claimed };
+}
+
+/** The answer to an id recorded already on `profileId` (or on the profile it was merged into). */
+async function duplicateOn<K extends ViewKind>(resolver: Resolver, profileId: string, view: K) {
+  const found = await resolver.view(profileId, view);
+  if (!found) throw new Problem(404, "The profile that recorded this event is gone");
+  return {
+    status: "duplicate" as const,
+    profileId: found.profileId,
+    merged: [],
+    view: found.value,
+  };
+}
+
+/**
+ * Records a checked event. `recordedOn` is the profile an earlier event of the same batch with the
+ * same id went to: the id is a duplicate wherever this one's identifiers lead.
+ */
+async function record(
+  resolver: Resolver,
+  principal: Principal,
+  { event, verified, claimed }: Awaited<ReturnType<typeof checked>>,
+  recordedOn?: string,
+): Promise<{ profileId: string; answer: JsonText<IngestResult> }> {
+  const view = viewFor(principal);
+  const result = recordedOn
+    ? await duplicateOn(resolver, recordedOn, view)
+    : await resolver.ingest({
+        event,
+        identifiers: verified,
+        claimed,
+        source: principal.role,
+        view,
+      });
   const fields = {
     event_id: event.event_id,
     status: result.status,
@@ -134,27 +153,6 @@ async function ingestOne(
     merged_profile_ids: result.merged,
   };
   return { profileId: result.profileId, answer: embed(fields, "profile", result.view) };
-}
-
-/**
- * An id a batch already used is a duplicate wherever its identifiers lead: the answer names the
- * profile that holds the event now.
- */
-async function repeated(
-  resolver: Resolver,
-  principal: Principal,
-  eventId: string,
-  profileId: string,
-): Promise<JsonText<IngestResult>> {
-  const found = await resolver.view(profileId, viewFor(principal));
-  if (!found) throw new Problem(404, "The profile that recorded this event is gone");
-  const fields = {
-    event_id: eventId,
-    status: "duplicate" as const,
-    profile_id: found.profileId,
-    merged_profile_ids: [],
-  };
-  return embed(fields, "profile", found.value);
 }
 
 /** A batch answers every event on its own: one bad event does not sink the others. */
@@ -171,8 +169,10 @@ export const events = router().openapi(
     const principal = c.get("principal");
     const body = c.req.valid("json");
     const resolver = resolverFor(c);
-    if (!("batch" in body))
-      return sendJson(c, (await ingestOne(resolver, c.env, principal, body)).answer, 200);
+    if (!("batch" in body)) {
+      const { answer } = await record(resolver, principal, await checked(c.env, principal, body));
+      return sendJson(c, answer, 200);
+    }
     const results: JsonText<IngestResult | ReturnType<typeof prefixed>>[] = [];
     const seen = new Map<string, string>();
     // In order, one at a time: later events of a batch may depend on earlier ones.
@@ -183,13 +183,14 @@ export const events = router().openapi(
         // request paid for the first): a batch is not a way past a kiosk's limit.
         if (index > 0) await limit(c.env, principal);
         if (!parsed.success) throw invalid(parsed.error);
-        const earlier = seen.get(parsed.data.id);
-        if (earlier) {
-          results.push(await repeated(resolver, principal, parsed.data.id, earlier));
-          continue;
-        }
-        const { profileId, answer } = await ingestOne(resolver, c.env, principal, parsed.data);
-        seen.set(parsed.data.id, profileId);
+        const event = await checked(c.env, principal, parsed.data);
+        const { profileId, answer } = await record(
+          resolver,
+          principal,
+          event,
+          seen.get(event.event.event_id),
+        );
+        seen.set(event.event.event_id, profileId);
         results.push(answer);
       } catch (error) {
         if (!(error instanceof Problem) || error.status === 500) throw error;
