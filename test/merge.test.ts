@@ -5,6 +5,8 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { hashIdentifier } from "../src/identity/hash";
 import { forgetOwners } from "../src/identity/resolver";
+import { chooseSurvivor } from "../src/identity/rules";
+import { newProfileId } from "../src/profile/profile-id";
 import { profileStub } from "../src/profile/protocol";
 import { ADMIN, call, createKey, event, unique } from "./helpers";
 
@@ -542,5 +544,43 @@ describe("merging profiles", () => {
     const full = await call(`/v1/profiles/${a.json.profile_id}`, { key: ADMIN });
     expect(full.json.computed.visit_count).toBe(2);
     expect(await timelineIds(a.json.profile_id)).toHaveLength(2);
+  });
+
+  it("picks one survivor of two new people, whether a planner looked before or after their first events", async () => {
+    // A new person's id is claimed in the index before the first event creates the profile, so
+    // one planner can read two profiles before they exist and another just after. Opposite
+    // choices merge each into the other: two forwards in a loop, and both people unreachable.
+    const ids = [newProfileId(), newProfileId()].sort();
+    const survivor = async () => {
+      const holdings = await Promise.all(
+        ids.map(async (id) => {
+          const found = await profileStub(env, id).holdings(id);
+          if (found.status !== "ok") throw new Error(`no holdings: ${found.status}`);
+          return found.value;
+        }),
+      );
+      return chooseSurvivor(holdings).profileId;
+    };
+    const before = await survivor();
+    // Their first events arrive in the opposite order of their ids, a moment apart.
+    for (const id of [...ids].reverse()) {
+      await profileStub(env, id).ingest({
+        profileId: id,
+        event: {
+          event_id: unique("evt"),
+          type: "visit",
+          channel: "web",
+          timestamp: new Date().toISOString(),
+        },
+        held: [],
+        offered: [],
+        claimed: [],
+        refused: [],
+        source: "server",
+        view: "full",
+      });
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(await survivor()).toBe(before);
   });
 });

@@ -15,6 +15,7 @@ import type { Conflict, Export, MergeRecord, TimelineEvent, TraitValue } from ".
 import { type Settings, settingsFor } from "../settings";
 import { migrate, type Sql, sqlTag } from "../sql";
 import { type Aggregate, combine, emptyAggregate, foldEvent, foldOf } from "./computed";
+import { mintedAt } from "./profile-id";
 import type {
   ConsentChange,
   IngestInput,
@@ -411,7 +412,8 @@ export class ProfileObject extends DurableObject<Env> {
 
   /** A new person: only called while this object holds no personal data (see ingest). */
   #create(profileId: string): Loaded {
-    const now = Date.now();
+    // Its age is its id's mint time, which planners saw before it existed (profile-id.ts).
+    const now = mintedAt(profileId) ?? Date.now();
     this.#transaction(() => {
       this.#setMeta("profile_id", profileId);
       this.#setMeta("created_at", String(now));
@@ -447,8 +449,8 @@ export class ProfileObject extends DurableObject<Env> {
     }
     return {
       profileId: state?.profileId ?? profileId,
-      // Not created yet (claimed a moment ago by a request still on its way): the youngest.
-      createdAt: state?.createdAt ?? Number.MAX_SAFE_INTEGER,
+      // Not created yet (claimed a moment ago by a request still on its way): as old as its id.
+      createdAt: state?.createdAt ?? mintedAt(profileId) ?? Number.MAX_SAFE_INTEGER,
       keys,
       counts,
       merges: state?.merges.length ?? 0,
