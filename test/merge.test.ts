@@ -413,6 +413,63 @@ describe("merging profiles", () => {
     expect(joined).toEqual([]);
   });
 
+  it("never joins two user_ids when one reaches the survivor while a merge into it is under way", async () => {
+    const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const joined: unknown[] = [];
+    for (let round = 0; round < 6; round++) {
+      const email = `${unique()}@example.com`;
+      const phone = `+1212557${String(1000 + round)}`;
+      const first = unique("u1");
+      await event(server, { type: "visit", channel: "web", identifiers: { email } });
+      await pause(3);
+      await event(server, {
+        type: "visit",
+        channel: "app",
+        identifiers: { phone, user_id: first },
+      });
+      // One request merges the phone's profile (and its user_id) into the email's, the older;
+      // the other gives the email's profile a user_id of its own meanwhile.
+      const second = unique("u2");
+      const requests = [
+        () => identify("store", { email, phone }),
+        () => identify("web", { email, user_id: second }),
+      ];
+      if (round % 2) requests.reverse();
+      await Promise.all(requests.map((send) => send()));
+      // Each user_id finds a profile holding it alone.
+      for (const userId of [first, second]) {
+        const found = await call("/v1/recognize", {
+          key: ADMIN,
+          body: { identifiers: { user_id: userId } },
+        });
+        const userIds = found.json.profile.identifiers.user_id;
+        if (userIds?.length !== 1) joined.push({ round, userId, userIds });
+      }
+    }
+    expect(joined).toEqual([]);
+  });
+
+  it("keeps a survivor's reserved key until the merge is called off, then lets another in", async () => {
+    const email = `${unique()}@example.com`;
+    const survivor = (
+      await event(server, { type: "visit", channel: "web", identifiers: { email } })
+    ).json.profile_id as string;
+    const pepper = (env as unknown as { IDENTITY_PEPPER: string }).IDENTITY_PEPPER;
+    const planned = await hashIdentifier(pepper, "user_id", unique("u1"));
+    const stub = profileStub(env, survivor);
+    const reserved = await stub.reserveMerge(survivor, "pr_loser", { user_id: planned.hash });
+    expect(reserved.status).toBe("ok");
+    // While the merge is under way, another user_id cannot join the survivor.
+    const during = await identify("web", { email, user_id: unique("u2") });
+    expect(during.json.profile_id).not.toBe(survivor);
+    await stub.releaseMerge("pr_loser");
+    const third = unique("u3");
+    const after = await identify("web", { email, user_id: third });
+    expect(after.json.profile_id).toBe(survivor);
+    const full = await call(`/v1/profiles/${survivor}`, { key: ADMIN });
+    expect(full.json.identifiers.user_id).toEqual([third]);
+  });
+
   it("records an event once when its new identifier is linked to another person meanwhile", async () => {
     const doubled: unknown[] = [];
     for (let round = 0; round < 3; round++) {

@@ -328,8 +328,14 @@ export class Resolver {
       eventId: event.event_id,
       channel: event.channel,
     };
+    // The survivor first: a key that reaches it while the loser hands over must not join two people.
+    const reserved = await this.profile(survivor).reserveMerge(survivor, loser, keys);
+    if (reserved.status !== "ok") return false;
     const snapshot = await this.profile(loser).beginMerge(loser, survivor, info, keys);
-    if (snapshot.status !== "ok") return false;
+    if (snapshot.status !== "ok") {
+      this.ctx.defer(this.profile(survivor).releaseMerge(loser));
+      return false;
+    }
     const imported = await this.profile(survivor).importMerge(survivor, snapshot.value, info);
     if (imported.status !== "ok") return false;
     await this.profile(loser).completeMerge();

@@ -50,6 +50,8 @@ export interface Cursor {
 const RECENT = 5;
 const MAX_CONFLICTS = 100;
 const HANDOVER_RETRY_MS = 1_000;
+/** Longer than a hand-over's first retries: a planner that died after reserving frees it then. */
+const RESERVATION_MS = 30_000;
 
 const ok = <T>(value: T): Outcome<T> => ({ status: "ok", value });
 const MISSING = { status: "missing" } as const;
@@ -68,6 +70,12 @@ export class ProfileObject extends DurableObject<Env> {
   #knownIdSet: Set<string> | null = null;
   /** Views as sent, built once per change: most calls read a profile that has not changed. */
   readonly #views = new Map<ViewKind, string>();
+  /**
+   * Keys of losers being merged into this profile, by loser id, until their import: held already
+   * as far as the rules go, so no conflicting key gets in between the plan and the import.
+   * In memory: the object stays up for the few milliseconds a merge takes.
+   */
+  readonly #reserved = new Map<string, { keys: Holdings["keys"]; until: number }>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -270,6 +278,27 @@ export class ProfileObject extends DurableObject<Env> {
     return ok(this.#snapshot(profileId));
   }
 
+  /**
+   * Step zero, on the survivor: from now on it refuses any key that conflicts with the merged
+   * profile's. Answers "changed" when it holds one already: the planner must look again.
+   */
+  reserveMerge(
+    profileId: string,
+    loser: string,
+    keys: Holdings["keys"],
+  ): Outcome<null> | { status: "changed" } {
+    const moved = this.#moved();
+    if (moved) return moved;
+    if (!compatible(this.#holdings(profileId), { keys })) return { status: "changed" };
+    this.#reserved.set(loser, { keys, until: Date.now() + RESERVATION_MS });
+    return ok(null);
+  }
+
+  /** A merge that will not happen after all (its loser moved): its keys are free again. */
+  releaseMerge(loser: string): void {
+    this.#reserved.delete(loser);
+  }
+
   /** Step two, on the survivor: imports a loser's state. Idempotent per loser. */
   importMerge(
     profileId: string,
@@ -278,6 +307,7 @@ export class ProfileObject extends DurableObject<Env> {
   ): Outcome<{ imported: boolean }> {
     const moved = this.#moved();
     if (moved) return moved;
+    this.#reserved.delete(snapshot.profileId);
     const state = this.#state ?? this.#create(profileId);
     if (state.merges.some((m) => m.profile_id === snapshot.profileId))
       return ok({ imported: false });
@@ -446,6 +476,11 @@ export class ProfileObject extends DurableObject<Env> {
       if (!id.verified) continue;
       if (KEY_TYPES.includes(id.type)) keys[id.type as KeyType] = hash;
       counts[id.type] = (counts[id.type] ?? 0) + 1;
+    }
+    const now = Date.now();
+    for (const [loser, reserved] of this.#reserved) {
+      if (reserved.until <= now) this.#reserved.delete(loser);
+      else for (const type of KEY_TYPES as KeyType[]) keys[type] ??= reserved.keys[type];
     }
     return {
       profileId: state?.profileId ?? profileId,
