@@ -4,9 +4,8 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { hashIdentifier } from "../src/identity/hash";
-import { forgetOwners } from "../src/identity/resolver";
+import { forgetOwners, newProfileId } from "../src/identity/resolver";
 import { chooseSurvivor } from "../src/identity/rules";
-import { newProfileId } from "../src/profile/profile-id";
 import { profileStub } from "../src/profile/protocol";
 import { ADMIN, call, createKey, event, unique } from "./helpers";
 

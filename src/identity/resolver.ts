@@ -3,7 +3,6 @@
 // safe because merged-away profiles forward and erased ones answer missing.
 import { Problem } from "../errors";
 import type { JsonText } from "../json-text";
-import { newProfileId } from "../profile/profile-id";
 import {
   type IngestOutcome,
   type MergeInfo,
@@ -33,6 +32,10 @@ function remember(hash: string, profileId: string): void {
 /** Forgets every cached owner: tests that look at cold paths use it. */
 export function forgetOwners(): void {
   owners.clear();
+}
+
+export function newProfileId(): string {
+  return `pr_${crypto.randomUUID().replaceAll("-", "")}`;
 }
 
 export interface ResolverContext {

@@ -15,7 +15,6 @@ import type { Conflict, Export, MergeRecord, TimelineEvent, TraitValue } from ".
 import { type Settings, settingsFor } from "../settings";
 import { migrate, type Sql, sqlTag } from "../sql";
 import { type Aggregate, combine, emptyAggregate, foldEvent, foldOf } from "./computed";
-import { mintedAt } from "./profile-id";
 import type {
   ConsentChange,
   IngestInput,
@@ -91,6 +90,10 @@ export class ProfileObject extends DurableObject<Env> {
   holdings(profileId: string): Outcome<Holdings> {
     const moved = this.#moved();
     if (moved) return moved;
+    // Claimed a moment ago by a request still on its way: created now, so the age the rules rank
+    // it by is the same for every planner from the first that looks. Counted as youngest until
+    // created, two planners could pick opposite survivors and merge two people into each other.
+    this.#state ?? this.#create(profileId);
     return ok(this.#holdings(profileId));
   }
 
@@ -442,8 +445,7 @@ export class ProfileObject extends DurableObject<Env> {
 
   /** A new person: only called while this object holds no personal data (see ingest). */
   #create(profileId: string): Loaded {
-    // Its age is its id's mint time, which planners saw before it existed (profile-id.ts).
-    const now = mintedAt(profileId) ?? Date.now();
+    const now = Date.now();
     this.#transaction(() => {
       this.#setMeta("profile_id", profileId);
       this.#setMeta("created_at", String(now));
@@ -484,8 +486,8 @@ export class ProfileObject extends DurableObject<Env> {
     }
     return {
       profileId: state?.profileId ?? profileId,
-      // Not created yet (claimed a moment ago by a request still on its way): as old as its id.
-      createdAt: state?.createdAt ?? mintedAt(profileId) ?? Number.MAX_SAFE_INTEGER,
+      // Not created yet (claimed a moment ago by a request still on its way): the youngest.
+      createdAt: state?.createdAt ?? Number.MAX_SAFE_INTEGER,
       keys,
       counts,
       merges: state?.merges.length ?? 0,
