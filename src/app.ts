@@ -25,6 +25,47 @@ const jsonOnly = createMiddleware(async function jsonOnly(c, next) {
   await next();
 });
 
+interface KeyPath {
+  key: string;
+  parent: KeyPath | null;
+}
+const joined = (at: KeyPath | null): string =>
+  at ? [joined(at.parent), at.key].filter(Boolean).join(".") : "";
+
+/** Paths of every `"__proto__"` key in parsed JSON; iterative, linear in the body's size. */
+function protoKeyPaths(value: unknown): string[] {
+  const found: string[] = [];
+  const pending: [unknown, KeyPath | null][] = [[value, null]];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [item, at] = next;
+    if (item === null || typeof item !== "object") continue;
+    for (const [key, child] of Object.entries(item)) {
+      const here = { key, parent: at };
+      if (key === "__proto__") found.push(joined(here));
+      pending.push([child, here]);
+    }
+  }
+  return found.sort();
+}
+
+/**
+ * JSON.parse keeps a `"__proto__"` key, but no plain object the validators build can: it would be
+ * answered as accepted and silently dropped, so it is refused, naming where it is.
+ */
+const noProtoKeys = createMiddleware(async function noProtoKeys(c, next) {
+  if (c.req.raw.body !== null && JSON_TYPE.test(c.req.header("content-type") ?? "")) {
+    // Parsed once: the route's validator reads the same cached body (and answers malformed JSON).
+    const body = await c.req.json().catch(() => undefined);
+    const paths = protoKeyPaths(body);
+    if (paths.length) {
+      throw new Problem(400, 'A key may not be "__proto__"', {
+        errors: paths.map((path) => ({ path, message: '"__proto__" cannot be a key' })),
+      });
+    }
+  }
+  await next();
+});
+
 export function buildApp() {
   const app = router();
   app.use(
@@ -37,6 +78,7 @@ export function buildApp() {
       },
     }),
     jsonOnly,
+    noProtoKeys,
   );
   app.route("/", service);
   app.route("/", events);

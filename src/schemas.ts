@@ -4,13 +4,51 @@ import { z } from "@hono/zod-openapi";
 export const MAX_BATCH = 100;
 export const MAX_TRAIT_KEYS = 100;
 const FUTURE_TOLERANCE_MS = 24 * 60 * 60 * 1000;
+/** How deep a client may nest JSON inside `properties`: deeper would overflow a stack on the way to storage. */
+export const MAX_PROPERTIES_DEPTH = 32;
+/** The largest purchase total or item price, in any currency: sums of them stay finite. */
+export const MAX_AMOUNT = 1e12;
+
+// A UTF-16 surrogate without its pair: JSON can carry one (`"\ud800"`), UTF-8 cannot, so storage
+// and the identifier hash would turn it into U+FFFD and two different values into one.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+export const wellFormed = (value: string) => !LONE_SURROGATE.test(value);
+const WELL_FORMED = { message: "Not valid Unicode (a lone surrogate)" };
+
+/** A client's string of 1 to `max` characters, well-formed Unicode. */
+const text = (max: number) => z.string().min(1).max(max).refine(wellFormed, WELL_FORMED);
+
+/**
+ * What is wrong with open JSON a client nests in `properties`, if anything: too deep, a string or
+ * key that is not valid Unicode, a number JSON cannot carry back. Iterative, so no depth breaks it.
+ */
+export function openJsonFault(value: unknown): string | null {
+  const pending: [unknown, number][] = [[value, 0]];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [item, depth] = next;
+    if (typeof item === "string" && !wellFormed(item)) return WELL_FORMED.message;
+    if (typeof item === "number" && !Number.isFinite(item)) return "Not a finite number";
+    if (item === null || typeof item !== "object") continue;
+    if (depth >= MAX_PROPERTIES_DEPTH) return `Nested more than ${MAX_PROPERTIES_DEPTH} levels`;
+    for (const [key, child] of Object.entries(item)) {
+      if (!wellFormed(key)) return WELL_FORMED.message;
+      pending.push([child, depth + 1]);
+    }
+  }
+  return null;
+}
+
+const openJson = <T>(value: T, ctx: z.core.$RefinementCtx<T>) => {
+  const fault = openJsonFault(value);
+  if (fault) ctx.addIssue({ code: "custom", message: fault });
+};
 
 export const ChannelSchema = z
   .enum(["web", "app", "store", "kiosk", "call_center", "email"])
   .openapi("Channel");
 export type Channel = z.infer<typeof ChannelSchema>;
 
-const identifierValue = z.string().min(1).max(256);
+const identifierValue = text(256);
 
 export const IdentifiersSchema = z
   .strictObject({
@@ -24,11 +62,16 @@ export const IdentifiersSchema = z
   .openapi("Identifiers", { example: { email: "Jane.Doe@Example.com", phone: "(415) 555-0132" } });
 export type IdentifiersInput = z.infer<typeof IdentifiersSchema>;
 
-export const TraitValueSchema = z.union([z.string().max(2048), z.number(), z.boolean(), z.null()]);
+export const TraitValueSchema = z.union([
+  z.string().max(2048).refine(wellFormed, WELL_FORMED),
+  z.number(),
+  z.boolean(),
+  z.null(),
+]);
 export type TraitValue = z.infer<typeof TraitValueSchema>;
 
 export const TraitsSchema = z
-  .record(z.string().min(1).max(128), TraitValueSchema)
+  .record(text(128), TraitValueSchema)
   .refine((traits) => Object.keys(traits).length <= MAX_TRAIT_KEYS, {
     message: `At most ${MAX_TRAIT_KEYS} trait keys`,
   })
@@ -42,43 +85,43 @@ const timestamp = z.iso
   });
 
 const base = {
-  id: z
-    .string()
-    .min(1)
-    .max(128)
-    .openapi({ description: "Client-chosen unique id: the idempotency key" }),
+  id: text(128).openapi({ description: "Client-chosen unique id: the idempotency key" }),
   channel: ChannelSchema.optional().openapi({
     description:
       "Required for admin and server keys; pos keys default to store, kiosk keys to kiosk",
   }),
-  store_id: z.string().min(1).max(128).optional(),
+  store_id: text(128).optional(),
   timestamp: timestamp.optional().openapi({ description: "ISO-8601; default now" }),
   identifiers: IdentifiersSchema.default({}),
   traits: TraitsSchema.optional(),
 };
 
-const looseProperties = z.record(z.string(), z.unknown());
+const looseProperties = z.record(z.string(), z.unknown()).superRefine(openJson);
 
 export const PurchaseItemSchema = z.object({
   sku: z.string().min(1).max(128),
   name: z.string().max(512).optional(),
   category: z.string().max(256).optional(),
-  price: z.number().nonnegative().optional(),
+  price: z.number().nonnegative().max(MAX_AMOUNT).optional(),
   quantity: z.number().int().positive().max(100_000).default(1),
 });
 
-export const PurchasePropertiesSchema = z.looseObject({
-  order_id: z.string().min(1).max(128),
-  total: z.number().nonnegative(),
-  currency: z.string().regex(/^[A-Z]{3}$/, "An ISO 4217 code such as USD"),
-  items: z.array(PurchaseItemSchema).max(500).default([]),
-});
+export const PurchasePropertiesSchema = z
+  .looseObject({
+    order_id: z.string().min(1).max(128),
+    total: z.number().nonnegative().max(MAX_AMOUNT),
+    currency: z.string().regex(/^[A-Z]{3}$/, "An ISO 4217 code such as USD"),
+    items: z.array(PurchaseItemSchema).max(500).default([]),
+  })
+  .superRefine(openJson);
 
-export const SurveyPropertiesSchema = z.looseObject({
-  survey_id: z.string().min(1).max(128),
-  answers: looseProperties.default({}),
-  nps: z.number().int().min(0).max(10).optional(),
-});
+export const SurveyPropertiesSchema = z
+  .looseObject({
+    survey_id: z.string().min(1).max(128),
+    answers: looseProperties.default({}),
+    nps: z.number().int().min(0).max(10).optional(),
+  })
+  .superRefine(openJson);
 
 export const ConsentStatusSchema = z.enum(["granted", "denied"]);
 export type ConsentStatus = z.infer<typeof ConsentStatusSchema>;
@@ -90,7 +133,9 @@ export const ConsentPurposesSchema = z
   )
   .refine((purposes) => Object.keys(purposes).length > 0, { message: "At least one purpose" });
 
-export const ConsentPropertiesSchema = z.looseObject({ purposes: ConsentPurposesSchema });
+export const ConsentPropertiesSchema = z
+  .looseObject({ purposes: ConsentPurposesSchema })
+  .superRefine(openJson);
 
 export const ConsentRequestSchema = z
   .strictObject({ purposes: ConsentPurposesSchema, channel: ChannelSchema.optional() })
@@ -121,7 +166,7 @@ export const EventSchema = z
     z.strictObject({
       ...base,
       type: z.literal("track"),
-      name: z.string().min(1).max(128),
+      name: text(128),
       properties: looseProperties.optional(),
     }),
   ])
@@ -316,6 +361,7 @@ export const ExportSchema = z
     consent_history: z.array(ConsentChangeSchema),
     messages: z.array(z.unknown()),
     merges: z.array(MergeRecordSchema),
+    conflicts: z.array(ConflictSchema),
     created_at: z.string(),
   })
   .openapi("Export");

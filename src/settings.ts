@@ -9,6 +9,8 @@ const LimitsSchema = z.record(z.string(), z.number().int().positive());
 export interface Settings {
   defaultCountry: CountryCode;
   maxEventsPerProfile: number;
+  /** Characters of event JSON kept per profile: a merge hands them over in one RPC (≤ 32 MiB). */
+  maxHistorySize: number;
   /** Idempotency keys remembered per profile, beyond the events kept. */
   maxEventIdsPerProfile: number;
   identifierLimits: Record<IdentifierType, number>;
@@ -57,6 +59,7 @@ export function parseSettings(env: Partial<Record<string, unknown>>): Settings {
   return {
     defaultCountry: (text("DEFAULT_PHONE_COUNTRY") ?? "US").toUpperCase() as CountryCode,
     maxEventsPerProfile: maxEvents,
+    maxHistorySize: integer(text("MAX_HISTORY_SIZE"), 8 * 1024 * 1024),
     maxEventIdsPerProfile: maxEvents * 10,
     // user_id and loyalty_id stay at one: merge protection depends on it.
     identifierLimits: {

@@ -82,6 +82,50 @@ describe("history", () => {
     expect(again.profile.computed.visit_count).toBe(1051);
   });
 
+  it("keeps a history of large events within its size, so export and merge still answer", async () => {
+    // 40 visits of about 240,000 characters each: 9.6 M, past the 8 MiB kept per profile.
+    const email = `${unique()}@example.com`;
+    const filler = "x".repeat(240_000);
+    const start = Date.now() - 60 * 60_000;
+    const ids: string[] = [];
+    let profileId = "";
+    for (let i = 0; i < 40; i++) {
+      const id = unique("big");
+      const res = await event(server, {
+        id,
+        type: "visit",
+        channel: "web",
+        timestamp: new Date(start + i * 60_000).toISOString(),
+        identifiers: { email },
+        properties: { filler },
+      });
+      expect(res.status).toBe(200);
+      ids.push(id);
+      profileId = res.json.profile_id;
+    }
+    const kept = Math.floor((8 * 1024 * 1024) / 240_100);
+    const exported = await call(`/v1/profiles/${profileId}/export`, { key: ADMIN });
+    expect(exported.status).toBe(200);
+    expect(exported.json.computed.visit_count).toBe(40);
+    const exportedIds = (exported.json.events as { event_id: string }[]).map((e) => e.event_id);
+    expect(exportedIds).toEqual(ids.slice(-kept).reverse());
+    const page = await call(`/v1/profiles/${profileId}/timeline?limit=200`, { key: ADMIN });
+    expect(page.json.events).toHaveLength(kept);
+    // A newer person joined to this one: the whole kept history moves in one hand-over.
+    const phone = `+1212555${String(1000 + Math.floor(Math.random() * 8999))}`;
+    await event(server, { type: "visit", channel: "app", identifiers: { phone } });
+    const joined = await event(server, {
+      type: "identify",
+      channel: "app",
+      identifiers: { email, phone },
+    });
+    expect(joined.status).toBe(200);
+    expect(joined.json.profile_id).toBe(profileId);
+    expect(joined.json.profile.computed.visit_count).toBe(41);
+    // A left event is still a duplicate.
+    expect((await resend(email, ids[0] as string)).status).toBe("duplicate");
+  });
+
   it("pages through the timeline newest first without gaps or repeats", async () => {
     const email = `${unique()}@example.com`;
     await sendVisits(email, 120, Date.UTC(2025, 5, 1));

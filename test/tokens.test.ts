@@ -466,6 +466,41 @@ describe("consent, export and erasure", () => {
     expect(typo.json.errors[0].path).toBe("purposes.marketing_emial");
   });
 
+  it("exports the conflicts the full view shows", async () => {
+    const email = `${unique()}@example.com`;
+    const identify = () =>
+      event(server, {
+        type: "identify",
+        channel: "app",
+        identifiers: { user_id: unique("u"), email },
+      });
+    await identify();
+    const id = (await identify()).json.profile_id as string;
+    const full = await call(`/v1/profiles/${id}`, { key: ADMIN });
+    expect(full.json.conflicts.length).toBeGreaterThan(0);
+    const exported = await call(`/v1/profiles/${id}/export`, { key: ADMIN });
+    expect(exported.status).toBe(200);
+    expect(exported.json.conflicts).toEqual(full.json.conflicts);
+  });
+
+  it("never records a back end's consent on a channel it did not name", async () => {
+    const created = await event(server, {
+      type: "visit",
+      channel: "call_center",
+      identifiers: { email: `${unique()}@example.com` },
+    });
+    const id = created.json.profile_id as string;
+    const put = await call(`/v1/profiles/${id}/consent`, {
+      key: server,
+      method: "PUT",
+      body: { purposes: { marketing_email: "denied" } },
+    });
+    expect(put.status).toBe(400);
+    expect(put.json.errors[0].path).toBe("channel");
+    const exported = await call(`/v1/profiles/${id}/export`, { key: ADMIN });
+    expect(exported.json.consent_history).toEqual([]);
+  });
+
   it("exports everything held, and erases it so nothing is left behind", async () => {
     const userId = unique("u");
     const email = `${unique()}@example.com`;

@@ -66,13 +66,13 @@ function ownChannels(principal: Principal): readonly Channel[] | null {
 
 /**
  * The channel a credential's event or consent choice happened on: what it says, if it may say it,
- * else its own default, else `fallback`.
+ * else its own default; a back end has none, so it must say.
  */
-export function channelFor(principal: Principal, requested?: Channel, fallback?: Channel): Channel {
+export function channelFor(principal: Principal, requested?: Channel): Channel {
   const own = ownChannels(principal);
-  const channel = requested ?? own?.[0] ?? fallback;
+  const channel = requested ?? own?.[0];
   if (!channel) {
-    throw new Problem(400, "This credential must say which channel the event happened on", {
+    throw new Problem(400, "This credential must say which channel this happened on", {
       errors: [{ path: "channel", message: "Required" }],
     });
   }

@@ -36,8 +36,20 @@ export const emptyAggregate = (): Aggregate => ({
   nps: null,
 });
 
+// Keys are client text (a store id, a category): "constructor" or "__proto__" must count like any
+// other, so reads see own keys only and writes define the key instead of assigning through setters.
+const own = (map: Record<string, number>, key: string) =>
+  Object.hasOwn(map, key) ? map[key] : undefined;
+const put = (map: Record<string, number>, key: string, n: number) => {
+  Object.defineProperty(map, key, {
+    value: n,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
+};
 const add = (map: Record<string, number>, key: string, n: number) => {
-  map[key] = (map[key] ?? 0) + n;
+  put(map, key, (own(map, key) ?? 0) + n);
 };
 const later = (a: number | null, b: number | null) =>
   a === null ? b : b === null ? a : Math.max(a, b);
@@ -73,7 +85,7 @@ function sumMaps(a: Record<string, number>, b: Record<string, number>): Record<s
 
 function maxMaps(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
   const out = { ...a };
-  for (const [key, t] of Object.entries(b)) out[key] = Math.max(out[key] ?? t, t);
+  for (const [key, t] of Object.entries(b)) put(out, key, Math.max(own(out, key) ?? t, t));
   return out;
 }
 

@@ -9,6 +9,7 @@ import {
   type Offered,
   type Refusal,
 } from "../identity/rules";
+import { shardOf } from "../identity/shards";
 import { type IdentifierType, KEY_TYPES } from "../identity/types";
 import type { JsonText } from "../json-text";
 import type { Conflict, Export, MergeRecord, TimelineEvent, TraitValue } from "../schemas";
@@ -49,6 +50,8 @@ export interface Cursor {
 const RECENT = 5;
 const MAX_CONFLICTS = 100;
 const HANDOVER_RETRY_MS = 1_000;
+/** Events read at a time when the window's size, not its count, is over. */
+const PRUNE_BATCH = 16;
 /** Longer than a hand-over's first retries: a planner that died after reserving frees it then. */
 const RESERVATION_MS = 30_000;
 
@@ -64,6 +67,8 @@ export class ProfileObject extends DurableObject<Env> {
   #handoverPending = false;
   #erasedAt: string | null = null;
   #eventCount = 0;
+  /** Characters of JSON the kept events hold; persisted in meta. */
+  #eventSize = 0;
   /** The last sequence number given to an event or a remembered id; persisted in meta. */
   #seq = 0;
   #knownIdSet: Set<string> | null = null;
@@ -212,6 +217,7 @@ export class ProfileObject extends DurableObject<Env> {
       })),
       messages: [],
       merges: full.merges,
+      conflicts: full.conflicts,
       created_at: full.created_at,
     });
   }
@@ -372,6 +378,8 @@ export class ProfileObject extends DurableObject<Env> {
         this.#setMeta("merged_into", result.to);
         this.#mergedInto = result.to;
         await this.ctx.storage.setAlarm(Date.now());
+      } else if (result.status === "missing") {
+        await this.#eraseStranded(profileId, survivor);
       } else {
         await this.completeMerge();
       }
@@ -380,6 +388,23 @@ export class ProfileObject extends DurableObject<Env> {
       console.warn(JSON.stringify({ msg: "merge hand-over failed", cause: (error as Error).name }));
       await this.ctx.storage.setAlarm(Date.now() + HANDOVER_RETRY_MS * 10);
     }
+  }
+
+  /**
+   * The survivor was erased before it took this hand-over: the person asked to be forgotten, so
+   * this profile goes too, with its links in the index and the ids merged into it.
+   */
+  async #eraseStranded(profileId: string, survivor: string): Promise<void> {
+    const merged = this.#state?.merges.map((m) => m.profile_id) ?? [];
+    const owners = [profileId, survivor, ...merged];
+    const hashes = this.#sql<{ hash: string }>`SELECT hash FROM identifiers`.map((r) => r.hash);
+    await Promise.all([
+      ...hashes.map((hash) =>
+        this.env.IDENTITIES.getByName(shardOf(hash)).release(hash, ...owners),
+      ),
+      ...merged.map((id) => this.env.PROFILES.getByName(id).eraseForward()),
+    ]);
+    await this.#tombstone();
   }
 
   async #tombstone(): Promise<void> {
@@ -513,10 +538,12 @@ export class ProfileObject extends DurableObject<Env> {
     const known = this.#knownIds();
     if (known.has(event.event_id)) return;
     this.#seq += 1;
+    const body = JSON.stringify(event);
     this.#sql`INSERT INTO events (ts, seq, event_id, body)
-      VALUES (${Date.parse(event.timestamp)}, ${this.#seq}, ${event.event_id}, ${JSON.stringify(event)})`;
+      VALUES (${Date.parse(event.timestamp)}, ${this.#seq}, ${event.event_id}, ${body})`;
     known.add(event.event_id);
     this.#eventCount += 1;
+    this.#eventSize += body.length;
     const state = this.#state;
     if (state) {
       state.recentEvents = [event, ...state.recentEvents]
@@ -602,22 +629,35 @@ export class ProfileObject extends DurableObject<Env> {
   }
 
   /**
-   * Keeps the newest events; older ones leave the window but stay counted in `archived`, and
-   * their ids stay known as duplicates until `maxEventIdsPerProfile` newer ones have come.
+   * Keeps the newest events, at most `maxEventsPerProfile` of them and `maxHistorySize`
+   * characters of JSON (so a person's history, handed over in a merge or exported, stays far
+   * below what one RPC may carry); older ones leave the window but stay counted in `archived`,
+   * and their ids stay known as duplicates until `maxEventIdsPerProfile` newer ones have come.
    * Answers whether `archived` changed.
    */
   #prune(): boolean {
     const state = this.#state;
-    const excess = this.#eventCount - this.#settings.maxEventsPerProfile;
-    if (!state || excess <= 0) return false;
-    const old = this.#sql<{ ts: number; seq: number; event_id: string; body: string }>`
-      SELECT ts, seq, event_id, body FROM events ORDER BY ts ASC, seq ASC LIMIT ${excess}`;
-    for (const row of old) {
-      foldEvent(state.archived, foldOf(JSON.parse(row.body) as TimelineEvent));
-      this.#sql`DELETE FROM events WHERE ts = ${row.ts} AND seq = ${row.seq}`;
-      this.#sql`INSERT INTO event_ids (n, event_id) VALUES (${row.seq}, ${row.event_id})`;
+    const { maxEventsPerProfile, maxHistorySize } = this.#settings;
+    const over = () => this.#eventCount > maxEventsPerProfile || this.#eventSize > maxHistorySize;
+    if (!state || !over()) return false;
+    while (over()) {
+      const old = this.#sql<{ ts: number; seq: number; event_id: string; body: string }>`
+        SELECT ts, seq, event_id, body FROM events ORDER BY ts ASC, seq ASC
+        LIMIT ${Math.max(this.#eventCount - maxEventsPerProfile, PRUNE_BATCH)}`;
+      // Nothing left to let go of: the counters were off (sizes stored before they were kept).
+      if (old.length === 0) {
+        this.#eventCount = 0;
+        this.#eventSize = 0;
+      }
+      for (const row of old) {
+        if (!over()) break;
+        foldEvent(state.archived, foldOf(JSON.parse(row.body) as TimelineEvent));
+        this.#sql`DELETE FROM events WHERE ts = ${row.ts} AND seq = ${row.seq}`;
+        this.#sql`INSERT INTO event_ids (n, event_id) VALUES (${row.seq}, ${row.event_id})`;
+        this.#eventCount -= 1;
+        this.#eventSize -= row.body.length;
+      }
     }
-    this.#eventCount -= old.length;
     const forgotten = this.#sql<{ event_id: string }>`
       DELETE FROM event_ids WHERE n <= ${this.#seq - this.#settings.maxEventIdsPerProfile}
       RETURNING event_id`;
@@ -643,7 +683,7 @@ export class ProfileObject extends DurableObject<Env> {
     // One statement, and one page: meta's few rows share a leaf.
     this.#sql`INSERT INTO meta (key, value)
       VALUES ('aggregate', ${JSON.stringify(state.aggregate)}), ('seq', ${String(this.#seq)}),
-             ('event_count', ${String(this.#eventCount)})
+             ('event_count', ${String(this.#eventCount)}), ('event_size', ${String(this.#eventSize)})
       ON CONFLICT (key) DO UPDATE SET value = excluded.value`;
     if (archivedChanged) this.#setMeta("archived", JSON.stringify(state.archived));
   }
@@ -711,6 +751,12 @@ export class ProfileObject extends DurableObject<Env> {
     this.#handoverPending = meta.has("handover");
     this.#erasedAt = meta.get("erased") ?? null;
     this.#eventCount = Number(meta.get("event_count") ?? 0);
+    // Profiles stored before the size was kept count it once.
+    this.#eventSize = Number(
+      meta.get("event_size") ??
+        this.#sql<{ n: number }>`SELECT coalesce(sum(length(body)), 0) AS n FROM events`[0]?.n ??
+        0,
+    );
     this.#seq = Number(meta.get("seq") ?? 0);
     this.#knownIdSet = null;
     const createdAt = meta.get("created_at");

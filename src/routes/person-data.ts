@@ -106,7 +106,8 @@ export async function setConsent(
   body: { purposes: Record<string, "granted" | "denied">; channel?: Channel | undefined },
 ) {
   const principal = c.get("principal");
-  const channel = channelFor(principal, body.channel, "web");
+  // A back end names the channel, as for its events: a choice is never put on one it did not say.
+  const channel = channelFor(principal, body.channel);
   checkPurposes(body.purposes, settingsFor(c.env).consentPurposes, "purposes");
   const found = await onProfile(c, profileId, (stub) =>
     stub.setConsent(body.purposes, channel, principal.role),
