@@ -4,6 +4,7 @@ import { createMiddleware } from "hono/factory";
 import { browserCors } from "./auth/cors";
 import { onError, Problem } from "./errors";
 import { router } from "./http";
+import { parseJson } from "./json-text";
 import { adminKeys } from "./routes/admin-keys";
 import { events } from "./routes/events";
 import { me } from "./routes/me";
@@ -29,8 +30,12 @@ interface KeyPath {
   key: string;
   parent: KeyPath | null;
 }
-const joined = (at: KeyPath | null): string =>
-  at ? [joined(at.parent), at.key].filter(Boolean).join(".") : "";
+/** A key's dotted path from the root; iterative, as deep bodies are what it must survive. */
+function pathOf(at: KeyPath): string {
+  const keys: string[] = [];
+  for (let node: KeyPath | null = at; node; node = node.parent) keys.push(node.key);
+  return keys.reverse().join(".");
+}
 
 /** Paths of every `"__proto__"` key in parsed JSON; iterative, linear in the body's size. */
 function protoKeyPaths(value: unknown): string[] {
@@ -41,7 +46,7 @@ function protoKeyPaths(value: unknown): string[] {
     if (item === null || typeof item !== "object") continue;
     for (const [key, child] of Object.entries(item)) {
       const here = { key, parent: at };
-      if (key === "__proto__") found.push(joined(here));
+      if (key === "__proto__") found.push(pathOf(here));
       pending.push([child, here]);
     }
   }
@@ -54,9 +59,11 @@ function protoKeyPaths(value: unknown): string[] {
  */
 const noProtoKeys = createMiddleware(async function noProtoKeys(c, next) {
   if (c.req.raw.body !== null && JSON_TYPE.test(c.req.header("content-type") ?? "")) {
-    // Parsed once: the route's validator reads the same cached body (and answers malformed JSON).
-    const body = await c.req.json().catch(() => undefined);
-    const paths = protoKeyPaths(body);
+    // Hono caches the text, not the value: the validator parses it again. So the text is parsed
+    // here only when the key can be in it, spelled out or escaped (`\u`), which bodies rarely are.
+    const text = await c.req.text();
+    const paths =
+      text.includes("__proto__") || text.includes("\\u") ? protoKeyPaths(parseJson(text)) : [];
     if (paths.length) {
       throw new Problem(400, 'A key may not be "__proto__"', {
         errors: paths.map((path) => ({ path, message: '"__proto__" cannot be a key' })),

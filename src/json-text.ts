@@ -25,3 +25,12 @@ export function embed<F extends object, K extends string, V>(
 /** A JSON array of texts. */
 export const jsonList = <T>(texts: JsonText<T>[]): JsonText<T[]> =>
   `[${texts.join(",")}]` as JsonText<T[]>;
+
+/** The value of a JSON text, or undefined when it is malformed. */
+export function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

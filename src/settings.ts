@@ -3,6 +3,7 @@
 import type { CountryCode } from "libphonenumber-js";
 import { z } from "zod";
 import type { IdentifierType } from "./identity/types";
+import { parseJson } from "./json-text";
 
 const LimitsSchema = z.record(z.string(), z.number().int().positive());
 
@@ -27,14 +28,6 @@ export const defaultLimits: Record<IdentifierType, number> = {
   device_id: 20,
   anonymous_id: 50,
 };
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
 
 function integer(value: string | undefined, fallback: number): number {
   const n = Number(value);

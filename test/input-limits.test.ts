@@ -173,4 +173,13 @@ describe("keys named like Object.prototype's", () => {
     ]);
     expect((await fullView(email)).status).toBe(404);
   });
+
+  it("refuses the key spelled with escapes as well", async () => {
+    const res = await post(
+      server,
+      `{"id":"${unique()}","type":"visit","channel":"web","identifiers":{"email":"${unique()}@example.com"},"traits":{"__pr\\u006fto__":"gold"}}`,
+    );
+    expect(res.status).toBe(400);
+    expect(res.json.errors[0].path).toBe("traits.__proto__");
+  });
 });
