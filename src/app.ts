@@ -17,15 +17,6 @@ export const MAX_BODY_BYTES = 256 * 1024;
 
 const JSON_TYPE = /^application\/([\w.+-]+\+)?json\s*(;|$)/i;
 
-/** Bodies are JSON: anything else is a 415 before a byte of it is parsed. */
-const jsonOnly = createMiddleware(async function jsonOnly(c, next) {
-  const hasBody = c.req.header("content-length") !== "0" && c.req.raw.body !== null;
-  if (hasBody && !JSON_TYPE.test(c.req.header("content-type") ?? "")) {
-    throw new Problem(415, "Send the body as application/json");
-  }
-  await next();
-});
-
 interface KeyPath {
   key: string;
   parent: KeyPath | null;
@@ -54,11 +45,15 @@ function protoKeyPaths(value: unknown): string[] {
 }
 
 /**
- * JSON.parse keeps a `"__proto__"` key, but no plain object the validators build can: it would be
- * answered as accepted and silently dropped, so it is refused, naming where it is.
+ * Bodies are JSON: anything else is a 415 before a byte of it is parsed. JSON.parse keeps a
+ * `"__proto__"` key, but no plain object the validators build can: it would be answered as
+ * accepted and silently dropped, so it is refused, naming where it is.
  */
-const noProtoKeys = createMiddleware(async function noProtoKeys(c, next) {
-  if (c.req.raw.body !== null && JSON_TYPE.test(c.req.header("content-type") ?? "")) {
+const jsonBody = createMiddleware(async function jsonBody(c, next) {
+  if (c.req.header("content-length") !== "0" && c.req.raw.body !== null) {
+    if (!JSON_TYPE.test(c.req.header("content-type") ?? "")) {
+      throw new Problem(415, "Send the body as application/json");
+    }
     // Hono caches the text, not the value: the validator parses it again. So the text is parsed
     // here only when the key can be in it, spelled out or escaped (`\u`), which bodies rarely are.
     const text = await c.req.text();
@@ -84,8 +79,7 @@ export function buildApp() {
         throw new Problem(413, `Bodies are limited to ${MAX_BODY_BYTES / 1024} KiB`);
       },
     }),
-    jsonOnly,
-    noProtoKeys,
+    jsonBody,
   );
   app.route("/", service);
   app.route("/", events);

@@ -96,7 +96,9 @@ const base = {
   traits: TraitsSchema.optional(),
 };
 
-const looseProperties = z.record(z.string(), z.unknown()).superRefine(openJson);
+const openMap = z.record(z.string(), z.unknown());
+/** Properties of any shape: checked once, from the top (a survey's `answers` with the rest). */
+const looseProperties = openMap.superRefine(openJson);
 
 export const PurchaseItemSchema = z.object({
   sku: z.string().min(1).max(128),
@@ -118,7 +120,7 @@ export const PurchasePropertiesSchema = z
 export const SurveyPropertiesSchema = z
   .looseObject({
     survey_id: z.string().min(1).max(128),
-    answers: looseProperties.default({}),
+    answers: openMap.default({}),
     nps: z.number().int().min(0).max(10).optional(),
   })
   .superRefine(openJson);

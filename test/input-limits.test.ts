@@ -47,6 +47,15 @@ describe("bad input at the edges", () => {
     expect((await fullView(email)).status).toBe(404);
   });
 
+  it("answers a survey whose answers nest too deeply with a 400 naming its properties", async () => {
+    const res = await post(
+      server,
+      `{"id":"${unique()}","type":"survey","channel":"web","identifiers":{"email":"${unique()}@example.com"},"properties":{"survey_id":"s","answers":{"a":${nested(40)}}}}`,
+    );
+    expect(res.status).toBe(400);
+    expect(res.json.errors[0].path).toMatch(/^properties/);
+  });
+
   it("answers a deeply nested event inside a batch on its own and records the others", async () => {
     const email = `${unique()}@example.com`;
     const ids = [unique("evt"), unique("evt"), unique("evt")];
