@@ -14,6 +14,7 @@ import {
 import type { ViewKind, ViewOf } from "../profile/views";
 import type { TimelineEvent } from "../schemas";
 import type { Settings } from "../settings";
+import { unlinkErased } from "./erasure";
 import { type Candidate, type Holdings, type Offered, plan, type Refusal } from "./rules";
 import { shardOf } from "./shards";
 import { type Identifier, priority } from "./types";
@@ -268,13 +269,9 @@ export class Resolver {
   async erase(profileId: string): Promise<boolean> {
     const result = await this.call(profileId, (stub) => stub.erase());
     if (!result) return false;
-    const { identifierHashes, mergedIds } = result.value;
-    const ids = [result.profileId, ...mergedIds];
-    for (const hash of identifierHashes) owners.delete(hash);
-    await Promise.all([
-      ...identifierHashes.map((hash) => this.identity(hash).release(...ids)),
-      ...mergedIds.map((id) => this.profile(id).eraseForward()),
-    ]);
+    const erased = result.value;
+    for (const hash of erased.identifierHashes) owners.delete(hash);
+    await unlinkErased(this.ctx.env, erased, [result.profileId, ...erased.mergedIds]);
     return true;
   }
 

@@ -1,6 +1,7 @@
 // ProfileObject: one per person. Holds identifiers, events, traits, consent and merges in SQLite,
 // with a copy in memory so reads cost no query. Thin over the pure rules, computed and views modules.
 import { DurableObject } from "cloudflare:workers";
+import { unlinkErased } from "../identity/erasure";
 import {
   admit,
   compatible,
@@ -9,7 +10,6 @@ import {
   type Offered,
   type Refusal,
 } from "../identity/rules";
-import { shardOf } from "../identity/shards";
 import { type IdentifierType, KEY_TYPES } from "../identity/types";
 import type { JsonText } from "../json-text";
 import type { Conflict, Export, MergeRecord, TimelineEvent, TraitValue } from "../schemas";
@@ -18,6 +18,7 @@ import { migrate, type Sql, sqlTag } from "../sql";
 import { type Aggregate, combine, emptyAggregate, foldEvent, foldOf } from "./computed";
 import type {
   ConsentChange,
+  Erased,
   IngestInput,
   IngestOutcome,
   MergeInfo,
@@ -226,17 +227,10 @@ export class ProfileObject extends DurableObject<Env> {
    * Erasure: deletes every row and keeps only a tombstone (no personal data), so this id answers
    * missing from now on. Answers what pointed here, for the caller to unlink.
    */
-  async erase(): Promise<Outcome<{ identifierHashes: string[]; mergedIds: string[] }>> {
+  async erase(): Promise<Outcome<Erased>> {
     const moved = this.#moved();
     if (moved) return moved;
-    const held = {
-      identifierHashes: this.#sql<{ hash: string }>`SELECT hash FROM identifiers`.map(
-        (r) => r.hash,
-      ),
-      mergedIds: this.#state?.merges.map((m) => m.profile_id) ?? [],
-    };
-    await this.#tombstone();
-    return ok(held);
+    return ok(await this.#forget());
   }
 
   /** Erases a merged-away id too: it must answer missing, not forward to an erased survivor. */
@@ -395,16 +389,20 @@ export class ProfileObject extends DurableObject<Env> {
    * this profile goes too, with its links in the index and the ids merged into it.
    */
   async #eraseStranded(profileId: string, survivor: string): Promise<void> {
-    const merged = this.#state?.merges.map((m) => m.profile_id) ?? [];
-    const owners = [profileId, survivor, ...merged];
-    const hashes = this.#sql<{ hash: string }>`SELECT hash FROM identifiers`.map((r) => r.hash);
-    await Promise.all([
-      ...hashes.map((hash) =>
-        this.env.IDENTITIES.getByName(shardOf(hash)).release(hash, ...owners),
+    const erased = await this.#forget();
+    await unlinkErased(this.env, erased, [profileId, survivor, ...erased.mergedIds]);
+  }
+
+  /** Deletes every row but a tombstone; answers what pointed here, for the index to let go. */
+  async #forget(): Promise<Erased> {
+    const erased = {
+      identifierHashes: this.#sql<{ hash: string }>`SELECT hash FROM identifiers`.map(
+        (r) => r.hash,
       ),
-      ...merged.map((id) => this.env.PROFILES.getByName(id).eraseForward()),
-    ]);
+      mergedIds: this.#state?.merges.map((m) => m.profile_id) ?? [],
+    };
     await this.#tombstone();
+    return erased;
   }
 
   async #tombstone(): Promise<void> {

@@ -42,6 +42,12 @@ export type IngestOutcome =
     }
   | { kind: "split"; holdings: Holdings };
 
+/** What pointed at an erased profile: its identifiers' hashes and the ids merged into it. */
+export interface Erased {
+  identifierHashes: string[];
+  mergedIds: string[];
+}
+
 export interface MergeInfo {
   via: IdentifierType[];
   eventId: string;
