@@ -483,6 +483,33 @@ describe("consent, export and erasure", () => {
     expect(exported.json.conflicts).toEqual(full.json.conflicts);
   });
 
+  it("exports a person's conflicts to them without the other profile that keeps the identifier", async () => {
+    const email = `${unique()}@example.com`;
+    const other = await event(server, {
+      type: "identify",
+      channel: "app",
+      identifiers: { user_id: unique("u"), email },
+    });
+    const userId = unique("u");
+    const login = await call("/v1/sessions", { key: await idpToken(userId), body: {} });
+    // The same email, said of this customer too: it stays with the other person.
+    await event(server, {
+      type: "identify",
+      channel: "app",
+      identifiers: { user_id: userId, email },
+    });
+    const full = await call(`/v1/profiles/${login.json.profile_id}/export`, { key: ADMIN });
+    expect(full.json.conflicts).toContainEqual(
+      expect.objectContaining({ type: "email", profile_id: other.json.profile_id }),
+    );
+    const own = await call("/v1/me/export", { key: login.json.token });
+    expect(own.status).toBe(200);
+    expect(own.json.conflicts).toContainEqual(
+      expect.objectContaining({ type: "email", reason: "merge_protection" }),
+    );
+    expect(JSON.stringify(own.json)).not.toContain(other.json.profile_id);
+  });
+
   it("never records a back end's consent on a channel it did not name", async () => {
     const created = await event(server, {
       type: "visit",

@@ -5,6 +5,7 @@ import { type JsonText, jsonText } from "../json-text";
 import type {
   Conflict,
   CustomerView,
+  Export,
   FullView,
   KioskView,
   MergeRecord,
@@ -84,6 +85,17 @@ function withoutContent({ traits: _t, properties: _p, ...event }: TimelineEvent)
 /** A timeline event as a role may see it. */
 export function timelineFor(kind: ViewKind, event: TimelineEvent): TimelineEvent {
   return kind === "full" ? event : withoutContent(event);
+}
+
+/**
+ * The person's own export: everything held about them, but not which other profile keeps an
+ * identifier they gave (a conflict's `profile_id` is someone else's).
+ */
+export function ownExport(exported: Export): Export {
+  return {
+    ...exported,
+    conflicts: exported.conflicts.map(({ profile_id: _other, ...conflict }) => conflict),
+  };
 }
 
 export function fullView(state: ProfileState): FullView {

@@ -2,6 +2,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { allow } from "../auth/authenticate";
 import { bearer, json, problems, router, sendJson } from "../http";
+import { ownExport } from "../profile/views";
 import { CustomerViewSchema, MessageIdParamSchema } from "../schemas";
 import { ownProfile } from "./own-profile";
 import {
@@ -56,7 +57,7 @@ export const me = router()
     return messageAction(c, c.req.valid("json"));
   })
   .openapi(own.export, async (c) =>
-    c.json(await exportProfile(c, (await ownProfile(c)).profileId), 200),
+    c.json(ownExport(await exportProfile(c, (await ownProfile(c)).profileId)), 200),
   )
   .openapi(own.erase, async (c) => {
     await eraseProfile(c, (await ownProfile(c)).profileId);
