@@ -1,9 +1,10 @@
 // /v1/profiles/{profile_id}…: a profile, its timeline and its data routes, in the caller's view.
 import { createRoute } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { allow } from "../auth/authenticate";
 import { viewFor } from "../auth/principal";
 import { Problem } from "../errors";
-import { bearer, json, problems, router, sendJson } from "../http";
+import { type AppEnv, bearer, json, problems, router, sendJson } from "../http";
 import { decodeCursor } from "../profile/profile-object";
 import type { TimelinePage } from "../profile/protocol";
 import { timelineFor } from "../profile/views";
@@ -69,6 +70,10 @@ const person = personDataRoutes(
   },
 );
 
+/** Finds the profile (404 when unknown or erased) for a route that answers nothing of it. */
+const existing = (c: Context<AppEnv>, id: string) =>
+  onProfile(c, profileId(id), (stub) => stub.view("customer"));
+
 export const profiles = router()
   .openapi(getProfile, async (c) => {
     const id = profileId(c.req.valid("param").profile_id);
@@ -97,11 +102,11 @@ export const profiles = router()
   })
   // Campaigns are not built yet: there is never a next message.
   .openapi(person.nextMessage, async (c) => {
-    await onProfile(c, profileId(c.req.valid("param").profile_id), (stub) => stub.view("customer"));
+    await existing(c, c.req.valid("param").profile_id);
     return c.body(null, 204);
   })
   .openapi(person.messageAction, async (c) => {
-    await onProfile(c, profileId(c.req.valid("param").profile_id), (stub) => stub.view("customer"));
+    await existing(c, c.req.valid("param").profile_id);
     return messageAction(c, c.req.valid("json"));
   })
   .openapi(person.export, async (c) =>
