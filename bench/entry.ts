@@ -29,7 +29,10 @@ export class StorelessProfileObject extends ProfileObject {
   override ingest(input: IngestInput): Outcome<IngestOutcome> {
     const view = this.view(input.view);
     if (view.status !== "ok") return super.ingest(input);
-    return { status: "ok", value: { kind: "recorded", view: view.value, accepted: [] } };
+    return {
+      status: "ok",
+      value: { kind: "recorded", view: view.value, accepted: [], droppedTraits: [] },
+    };
   }
 }
 

@@ -385,6 +385,10 @@ export const IngestResultSchema = z
     status: z.enum(["recorded", "duplicate"]),
     profile_id: z.string(),
     merged_profile_ids: z.array(z.string()),
+    dropped_traits: z.array(z.string()).optional().openapi({
+      description:
+        "New trait keys the profile had no room for (it holds MAX_TRAITS_PER_PROFILE keys); the event keeps them",
+    }),
     profile: ProfileViewSchema,
   })
   .openapi("IngestResult");

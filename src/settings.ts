@@ -14,6 +14,8 @@ export interface Settings {
   maxHistorySize: number;
   /** Idempotency keys remembered per profile, beyond the events kept. */
   maxEventIdsPerProfile: number;
+  /** Trait keys one profile holds: its traits travel whole in every full view and merge. */
+  maxTraitsPerProfile: number;
   identifierLimits: Record<IdentifierType, number>;
   blocklist: RegExp[];
   maxMergesPerProfile: number;
@@ -54,6 +56,7 @@ export function parseSettings(env: Partial<Record<string, unknown>>): Settings {
     maxEventsPerProfile: maxEvents,
     maxHistorySize: integer(text("MAX_HISTORY_SIZE"), 8 * 1024 * 1024),
     maxEventIdsPerProfile: maxEvents * 10,
+    maxTraitsPerProfile: integer(text("MAX_TRAITS_PER_PROFILE"), 500),
     // user_id and loyalty_id stay at one: merge protection depends on it.
     identifierLimits: {
       ...defaultLimits,

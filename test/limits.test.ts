@@ -81,6 +81,59 @@ describe("limits", () => {
     expect(res.json.errors[0].path).toBe("traits");
   });
 
+  it("keeps at most 500 trait keys per profile: new keys past it are named in the answer, the event keeps them", async () => {
+    const email = `${unique()}@example.com`;
+    const keys = (from: number) =>
+      Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`k${from + i}`, from + i]));
+    for (let from = 0; from < 500; from += 100) {
+      const res = await call("/v1/events", {
+        key: server,
+        body: visit({ identifiers: { email }, traits: keys(from) }),
+      });
+      expect(res.json.dropped_traits).toBeUndefined();
+    }
+    const full = await call("/v1/events", {
+      key: server,
+      body: visit({ identifiers: { email }, traits: { k0: "changed", extra: 1, constructor: 2 } }),
+    });
+    expect(full.status).toBe(200);
+    expect(full.json.status).toBe("recorded");
+    expect(full.json.dropped_traits).toEqual(["extra", "constructor"]);
+    const traits = full.json.profile.traits;
+    expect(Object.keys(traits)).toHaveLength(500);
+    expect(traits.k0).toBe("changed");
+    expect(Object.hasOwn(traits, "extra")).toBe(false);
+    const timeline = await call(`/v1/profiles/${full.json.profile_id}/timeline?limit=1`, {
+      key: server,
+    });
+    expect(timeline.json.events[0].traits).toEqual({ k0: "changed", extra: 1, constructor: 2 });
+  });
+
+  it("keeps the 500 most recently updated trait keys when two profiles merge", async () => {
+    const [email, loyalty_id] = [`${unique()}@example.com`, unique("L")];
+    const fill = async (identifiers: object, prefix: string, hoursAgo: number) => {
+      for (let batch = 0; batch < 3; batch++) {
+        const traits = Object.fromEntries(
+          Array.from({ length: 100 }, (_, i) => [`${prefix}${batch * 100 + i}`, i]),
+        );
+        const timestamp = new Date(Date.now() - (hoursAgo - batch) * 3_600_000).toISOString();
+        await call("/v1/events", { key: server, body: visit({ identifiers, traits, timestamp }) });
+      }
+    };
+    await fill({ email }, "old", 10);
+    await fill({ loyalty_id }, "new", 5);
+    const merged = await call("/v1/events", {
+      key: server,
+      body: visit({ identifiers: { email, loyalty_id } }),
+    });
+    expect(merged.json.merged_profile_ids).toHaveLength(1);
+    const keys = Object.keys(merged.json.profile.traits);
+    expect(keys).toHaveLength(500);
+    expect(keys.filter((k) => k.startsWith("new"))).toHaveLength(300);
+    expect(keys).toContain("old100");
+    expect(keys).not.toContain("old99");
+  });
+
   it("refuses a body that is not JSON with 415", async () => {
     const res = await call("/v1/events", {
       key: server,

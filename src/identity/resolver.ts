@@ -150,13 +150,15 @@ export class Resolver {
     profileId: string;
     merged: string[];
     view: JsonText<ViewOf<K>>;
+    droppedTraits: string[];
   }> {
     const { identifiers, event } = input;
     const merged: string[] = [];
     let recorded = false;
     let planned = false;
     /** Where an earlier attempt recorded the event before it lost a link to a concurrent request. */
-    let recordedOn: { profileId: string; view: JsonText<unknown> } | null = null;
+    let recordedOn: { profileId: string; view: JsonText<unknown>; droppedTraits: string[] } | null =
+      null;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const found = await this.owners(identifiers, attempt > 0);
       const distinct = [...new Set(found.filter((o): o is string => o !== null))];
@@ -189,8 +191,9 @@ export class Resolver {
         group = new Set([...(home ? [home] : []), ...decided.losers]);
         // Recorded already, on a profile this plan does not join: it stays there, and only there.
         if (recordedOn && !group.has(recordedOn.profileId)) {
-          const { profileId, view } = recordedOn;
-          return { status: "recorded", profileId, merged, view: view as JsonText<ViewOf<K>> };
+          const { profileId, view, droppedTraits } = recordedOn;
+          const answer = view as JsonText<ViewOf<K>>;
+          return { status: "recorded", profileId, merged, view: answer, droppedTraits };
         }
         offered = decided.attach;
         refused = decided.refused;
@@ -244,7 +247,11 @@ export class Resolver {
       if (lost.length) {
         await this.profile(result.profileId).unlink(lost.map((l) => l.hash));
         if (outcome.kind === "recorded")
-          recordedOn = { profileId: result.profileId, view: outcome.view };
+          recordedOn = {
+            profileId: result.profileId,
+            view: outcome.view,
+            droppedTraits: outcome.droppedTraits,
+          };
         planned = true;
         continue;
       }
@@ -256,6 +263,7 @@ export class Resolver {
         merged,
         // The object answers the kind asked for (see `view`).
         view: outcome.view as JsonText<ViewOf<K>>,
+        droppedTraits: outcome.droppedTraits,
       };
     }
     throw new Problem(409, "These identifiers are changing concurrently; retry the event");

@@ -134,8 +134,10 @@ export class ProfileObject extends DurableObject<Env> {
     // Offered identifiers this profile holds verified already are accepted again: the index does
     // not point at them, so a link a crash kept the resolver from making is made now.
     const relinked = input.offered.filter((o) => state.identifierHashes.get(o.hash)?.verified);
-    if (this.#knownIds().has(eventId))
-      return ok({ kind: "duplicate", view: this.#view(input.view, state), accepted: relinked });
+    if (this.#knownIds().has(eventId)) {
+      const view = this.#view(input.view, state);
+      return ok({ kind: "duplicate", view, accepted: relinked, droppedTraits: [] });
+    }
 
     const fresh = input.offered.filter((o) => !state.identifierHashes.get(o.hash)?.verified);
     const admission = admit(
@@ -152,6 +154,7 @@ export class ProfileObject extends DurableObject<Env> {
       ...fresh.filter((o) => acceptedHashes.has(o.hash)),
     ];
     const now = Date.now();
+    const dropped = this.#traitsPastLimit(state, input.event);
     this.#transaction(() => {
       for (const id of linked) this.#putIdentifier(id, true, now);
       // Claims count toward the type's limit too: a browser cannot grow its profile without end.
@@ -164,7 +167,7 @@ export class ProfileObject extends DurableObject<Env> {
       // A trait or a choice counts from its event's time, never from later than it arrived: an
       // event dated ahead (the contract allows 24 h) must not outrank what the person says now.
       const at = Math.min(Date.parse(input.event.timestamp), now);
-      this.#applyTraits(input.event, at);
+      this.#applyTraits(input.event, at, dropped);
       if (input.event.type === "consent") this.#applyConsent(input.event, input.source, at);
       this.#recordConflicts([...input.refused, ...admission.refused], eventId, now);
       foldEvent(state.aggregate, foldOf(input.event));
@@ -174,6 +177,7 @@ export class ProfileObject extends DurableObject<Env> {
       kind: "recorded",
       view: this.#view(input.view, state),
       accepted: [...admission.accepted, ...relinked],
+      droppedTraits: [...dropped],
     });
   }
 
@@ -333,6 +337,9 @@ export class ProfileObject extends DurableObject<Env> {
       };
       for (const merge of [record, ...snapshot.merges]) this.#insertMerge(merge);
       for (const conflict of snapshot.conflicts) this.#insertConflict(conflict);
+      // Two full profiles hold more keys than one may: the ones updated longest ago go.
+      this.#sql`DELETE FROM traits WHERE key IN (SELECT key FROM traits
+        ORDER BY updated_at DESC, key LIMIT -1 OFFSET ${this.#settings.maxTraitsPerProfile})`;
       state.archived = combine(state.archived, snapshot.archived);
       this.#prune();
       state.aggregate = this.#recompute(state.archived);
@@ -559,8 +566,19 @@ export class ProfileObject extends DurableObject<Env> {
     known.add(eventId);
   }
 
-  #applyTraits(event: TimelineEvent, at: number): void {
-    for (const [key, value] of Object.entries(event.traits ?? {})) this.#setTrait(key, value, at);
+  /** New keys of an event past `maxTraitsPerProfile`: left out of the profile, kept in the event. */
+  #traitsPastLimit(state: Loaded, event: TimelineEvent): Set<string> {
+    const fresh = Object.keys(event.traits ?? {}).filter(
+      (key) => !Object.hasOwn(state.traits, key),
+    );
+    const room = Math.max(0, this.#settings.maxTraitsPerProfile - Object.keys(state.traits).length);
+    return new Set(fresh.slice(room));
+  }
+
+  #applyTraits(event: TimelineEvent, at: number, dropped: Set<string>): void {
+    for (const [key, value] of Object.entries(event.traits ?? {})) {
+      if (!dropped.has(key)) this.#setTrait(key, value, at);
+    }
   }
 
   /** Newest wins, so an event that arrives late cannot overwrite a fresher value. */

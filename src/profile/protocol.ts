@@ -39,6 +39,8 @@ export type IngestOutcome =
       view: JsonText<ProfileView>;
       /** Offered identifiers this profile took: the caller links them. */
       accepted: Offered[];
+      /** The event's new trait keys the profile had no room for. */
+      droppedTraits: string[];
     }
   | { kind: "split"; holdings: Holdings };
 

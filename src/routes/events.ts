@@ -123,6 +123,7 @@ async function duplicateOn<K extends ViewKind>(resolver: Resolver, profileId: st
     profileId: found.profileId,
     merged: [],
     view: found.value,
+    droppedTraits: [],
   };
 }
 
@@ -151,6 +152,7 @@ async function record(
     status: result.status,
     profile_id: result.profileId,
     merged_profile_ids: result.merged,
+    ...(result.droppedTraits.length ? { dropped_traits: result.droppedTraits } : {}),
   };
   return { profileId: result.profileId, answer: embed(fields, "profile", result.view) };
 }
