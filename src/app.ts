@@ -16,6 +16,13 @@ import { sessions } from "./routes/sessions";
 export const MAX_BODY_BYTES = 256 * 1024;
 
 const JSON_TYPE = /^application\/([\w.+-]+\+)?json\s*(;|$)/i;
+const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)/i;
+
+/** JSON, in UTF-8 (RFC 8259): a body declared in another charset would be misread, so it is refused. */
+function isJson(type: string): boolean {
+  const charset = CHARSET.exec(type)?.[1];
+  return JSON_TYPE.test(type) && (charset === undefined || /^utf-?8$/i.test(charset));
+}
 
 interface KeyPath {
   key: string;
@@ -51,8 +58,8 @@ function protoKeyPaths(value: unknown): string[] {
  */
 const jsonBody = createMiddleware(async function jsonBody(c, next) {
   if (c.req.header("content-length") !== "0" && c.req.raw.body !== null) {
-    if (!JSON_TYPE.test(c.req.header("content-type") ?? "")) {
-      throw new Problem(415, "Send the body as application/json");
+    if (!isJson(c.req.header("content-type") ?? "")) {
+      throw new Problem(415, "Send the body as application/json, in UTF-8");
     }
     // Hono caches the text, not the value: the validator parses it again. So the text is parsed
     // here only when the key can be in it, spelled out or escaped (`\u`), which bodies rarely are.

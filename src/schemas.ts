@@ -415,7 +415,13 @@ export const ProfileIdParamSchema = z.object({
 export const ProfileMessageParamSchema = ProfileIdParamSchema.extend(MessageIdParamSchema.shape);
 
 export const TimelineQuerySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(200).default(50),
+  limit: z
+    .string()
+    .regex(/^\d{1,3}$/, "A whole number from 1 to 200, in digits")
+    .transform(Number)
+    .pipe(z.number().min(1).max(200))
+    .default(50)
+    .openapi({ type: "integer", minimum: 1, maximum: 200, default: 50 }),
   before: z
     .string()
     .max(200)

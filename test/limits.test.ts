@@ -149,6 +149,23 @@ describe("limits", () => {
     expectProblem(none, 415);
   });
 
+  it("refuses JSON declared in a charset other than UTF-8 with 415, and takes UTF-8 spelled any way", async () => {
+    const email = `${unique()}@example.com`;
+    const send = (charset: string) =>
+      call("/v1/events", {
+        key: server,
+        body: JSON.stringify(visit({ identifiers: { email } })),
+        headers: { "content-type": `application/json; charset=${charset}` },
+      });
+    expectProblem(await send("utf-16"), 415);
+    expectProblem(await send('"iso-8859-1"'), 415);
+    expect(
+      (await call("/v1/recognize", { key: server, body: { identifiers: { email } } })).status,
+    ).toBe(404);
+    expect((await send("UTF-8")).status).toBe(200);
+    expect((await send('"utf8"')).status).toBe(200);
+  });
+
   it("refuses a timestamp more than 24 hours ahead, and takes one just inside", async () => {
     const ahead = await call("/v1/events", {
       key: server,
@@ -300,6 +317,10 @@ describe("limits", () => {
     const id = someone.json.profile_id;
     expectProblem(await call(`/v1/profiles/${id}/timeline?limit=0`, { key: server }), 400);
     expectProblem(await call(`/v1/profiles/${id}/timeline?limit=abc`, { key: server }), 400);
+    for (const limit of ["1e2", "0x10", "5.0", "%205", "201"]) {
+      expectProblem(await call(`/v1/profiles/${id}/timeline?limit=${limit}`, { key: server }), 400);
+    }
+    expect((await call(`/v1/profiles/${id}/timeline?limit=200`, { key: server })).status).toBe(200);
     expectProblem(await call(`/v1/profiles/${id}/timeline?before=garbage`, { key: server }), 400);
     expectProblem(await call("/v1/profiles/not-an-id", { key: server }), 404);
     expectProblem(await call(`/v1/profiles/pr_${"0".repeat(32)}`, { key: server }), 404);
