@@ -1,5 +1,6 @@
 // API key secrets: random, shown once, stored and compared only as SHA-256 hashes.
 import { base64url } from "../identity/hash";
+import { IsolateCache } from "../isolate-cache";
 
 const encoder = new TextEncoder();
 
@@ -19,14 +20,13 @@ export async function hashSecret(secret: string): Promise<string> {
 // Keys arrive again and again: their hashes are kept per isolate (bounded), so a request pays a
 // map lookup instead of a SHA-256. Revocation is unaffected: the hash is looked up in the key table.
 const KNOWN_MAX = 10_000;
-const known = new Map<string, string>();
+const known = new IsolateCache<string>(KNOWN_MAX);
 
 /** The hash of a presented or configured secret, computed once per isolate. */
 export async function knownHash(secret: string): Promise<string> {
   let hash = known.get(secret);
   if (hash === undefined) {
     hash = await hashSecret(secret);
-    if (known.size >= KNOWN_MAX) known.clear();
     known.set(secret, hash);
   }
   return hash;

@@ -1,4 +1,5 @@
 // Peppered identifier hashes: `type:HMAC(pepper, value)` keys the identifier index; no raw value ever does.
+import { IsolateCache, PERSONAL_MAX_AGE_MS } from "../isolate-cache";
 import type { Identifier, IdentifierType } from "./types";
 
 const encoder = new TextEncoder();
@@ -7,7 +8,7 @@ const RECENT_MAX = 50_000;
 interface Hasher {
   key: Promise<CryptoKey>;
   // Known people arrive again and again: skip the HMAC for values seen recently in this isolate.
-  recent: Map<string, string>;
+  recent: IsolateCache<string>;
 }
 
 const hashers = new Map<string, Hasher>();
@@ -22,7 +23,7 @@ function hasher(pepper: string): Hasher {
       false,
       ["sign"],
     );
-    found = { key, recent: new Map() };
+    found = { key, recent: new IsolateCache(RECENT_MAX, PERSONAL_MAX_AGE_MS) };
     hashers.set(pepper, found);
   }
   return found;
@@ -45,7 +46,6 @@ export async function hashIdentifier(
   if (hash === undefined) {
     const mac = await crypto.subtle.sign("HMAC", await key, encoder.encode(input));
     hash = `${type}:${base64url(mac)}`;
-    if (recent.size >= RECENT_MAX) recent.clear();
     recent.set(input, hash);
   }
   return { type, value, hash };

@@ -2,6 +2,7 @@
 import { lookupTypes, type Principal } from "../auth/principal";
 import { limitLookup } from "../auth/rate-limit";
 import { type FieldError, Problem } from "../errors";
+import { IsolateCache, PERSONAL_MAX_AGE_MS } from "../isolate-cache";
 import type { IdentifiersInput } from "../schemas";
 import { type Settings, settingsFor } from "../settings";
 import { hashIdentifier } from "./hash";
@@ -11,12 +12,12 @@ import { IDENTIFIER_TYPES, type Identifier, type IdentifierType } from "./types"
 // Known people arrive again and again: a value's normalisation (a phone parse is the costly part)
 // is kept per isolate and per settings, bounded. The hash has its own cache (hash.ts).
 const NORMALIZED_MAX = 50_000;
-const normalized = new WeakMap<Settings, Map<string, Normalized>>();
+const normalized = new WeakMap<Settings, IsolateCache<Normalized>>();
 
 function normalizeCached(type: IdentifierType, raw: string, settings: Settings): Normalized {
   let cache = normalized.get(settings);
   if (!cache) {
-    cache = new Map();
+    cache = new IsolateCache(NORMALIZED_MAX, PERSONAL_MAX_AGE_MS);
     normalized.set(settings, cache);
   }
   const key = `${type}:${raw}`;
@@ -26,7 +27,6 @@ function normalizeCached(type: IdentifierType, raw: string, settings: Settings):
       defaultCountry: settings.defaultCountry,
       blocklist: settings.blocklist,
     });
-    if (cache.size >= NORMALIZED_MAX) cache.clear();
     cache.set(key, result);
   }
   return result;

@@ -2,6 +2,7 @@
 // A known person costs one hop: identifier → profile comes from an isolate cache, which stays
 // safe because merged-away profiles forward and erased ones answer missing.
 import { Problem } from "../errors";
+import { IsolateCache } from "../isolate-cache";
 import type { JsonText } from "../json-text";
 import {
   type IngestOutcome,
@@ -23,10 +24,9 @@ const MAX_ATTEMPTS = 5;
 const MAX_FORWARDS = 8;
 const OWNER_CACHE_MAX = 100_000;
 
-const owners = new Map<string, string>();
+const owners = new IsolateCache<string>(OWNER_CACHE_MAX);
 
 function remember(hash: string, profileId: string): void {
-  if (owners.size >= OWNER_CACHE_MAX) owners.clear();
   owners.set(hash, profileId);
 }
 
