@@ -33,6 +33,13 @@ const descriptions: Record<number, string> = {
 };
 
 /** OpenAPI entries for the problem responses a route can give. */
+const RETRY_AFTER = {
+  "Retry-After": {
+    description: "Seconds until the limit lets requests through again",
+    schema: { type: "integer" as const, minimum: 1 },
+  },
+};
+
 export function problems(...statuses: (keyof typeof descriptions)[]) {
   return Object.fromEntries(
     statuses.map((status) => [
@@ -40,6 +47,7 @@ export function problems(...statuses: (keyof typeof descriptions)[]) {
       {
         description: descriptions[status] ?? "Problem",
         content: { "application/problem+json": { schema: ProblemSchema } },
+        ...(status === 429 ? { headers: RETRY_AFTER } : {}),
       },
     ]),
   );

@@ -41,6 +41,9 @@ describe("credentials", () => {
     expect(doc.json.paths["/v1/events"].post.responses["415"].content).toHaveProperty(
       "application/problem+json",
     );
+    expect(doc.json.paths["/v1/recognize"].post.responses["429"].headers).toHaveProperty(
+      "Retry-After",
+    );
     expect(doc.json.components.schemas).toHaveProperty("EventBatch");
     expect(doc.json.components.schemas).toHaveProperty("StaffView");
     expect((await call("/docs")).status).toBe(200);

@@ -582,6 +582,15 @@ describe("consent, export and erasure", () => {
     expect(fresh.json.profile.computed.visit_count).toBe(1);
     expect(fresh.json.profile.traits).toEqual({});
   });
+
+  it("answers 404 to the erasure of a profile id that never existed, every time", async () => {
+    const never = `pr_${"1".repeat(31)}${Math.floor(Math.random() * 10)}`;
+    for (let i = 0; i < 2; i++) {
+      expect((await call(`/v1/profiles/${never}`, { key: ADMIN, method: "DELETE" })).status).toBe(
+        404,
+      );
+    }
+  });
 });
 
 describe("next messages and message actions, before any campaign exists", () => {

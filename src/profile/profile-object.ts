@@ -234,6 +234,8 @@ export class ProfileObject extends DurableObject<Env> {
   async erase(): Promise<Outcome<Erased>> {
     const moved = this.#moved();
     if (moved) return moved;
+    // Never created: nothing to erase, and no tombstone for an id nobody was given.
+    if (!this.#state) return MISSING;
     return ok(await this.#forget());
   }
 
