@@ -17,6 +17,14 @@ export function sqlTag(storage: SqlStorage): Sql {
   };
 }
 
+/** Whether any migration ran here: a database nothing was ever written to has no schema. */
+export function hasSchema(storage: DurableObjectStorage): boolean {
+  return (
+    sqlTag(storage.sql)`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`
+      .length > 0
+  );
+}
+
 export interface Migration {
   id: number;
   up: string;
@@ -34,9 +42,7 @@ export function migrate(
   current?: string,
 ): number {
   const sql = sqlTag(storage.sql);
-  const fresh =
-    sql`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`.length ===
-    0;
+  const fresh = !hasSchema(storage);
   const applied = fresh
     ? 0
     : (sql<{ id: number | null }>`SELECT max(id) AS id FROM schema_migrations`[0]?.id ?? 0);

@@ -1,4 +1,6 @@
 // Every limit and every kind of bad input gets a problem response, never a 500, and changes nothing.
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ADMIN, call, createKey, event, unique } from "./helpers";
 
@@ -326,6 +328,18 @@ describe("limits", () => {
     expectProblem(await call(`/v1/profiles/pr_${"0".repeat(32)}`, { key: server }), 404);
     expectProblem(await call("/v1/nothing-here", { key: server }), 404);
     expectProblem(await call("/v1/recognize", { key: server, body: { identifiers: {} } }), 400);
+  });
+
+  it("leaves no storage behind for a profile id that was made up", async () => {
+    const madeUp = `pr_${crypto.randomUUID().replaceAll("-", "")}`;
+    for (const path of ["", "/timeline", "/export", "/next-message?channel=web"]) {
+      expectProblem(await call(`/v1/profiles/${madeUp}${path}`, { key: ADMIN }), 404);
+    }
+    expectProblem(await call(`/v1/profiles/${madeUp}`, { key: ADMIN, method: "DELETE" }), 404);
+    const tables = await runInDurableObject(env.PROFILES.getByName(madeUp), (_instance, state) =>
+      state.storage.sql.exec("SELECT name FROM sqlite_master").toArray(),
+    );
+    expect(tables).toEqual([]);
   });
 
   it("changes nothing when an event is refused", async () => {

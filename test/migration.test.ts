@@ -110,7 +110,12 @@ it("a profile written under schema 1 keeps its events, duplicates and counts aft
     { key: "seq", value: "4" },
   ]);
 
-  const newcomer = env.PROFILES.getByName(unique("fresh"));
+  const fresh = await event(server, {
+    type: "visit",
+    channel: "web",
+    identifiers: { email: `${unique()}@example.com` },
+  });
+  const newcomer = env.PROFILES.getByName(fresh.json.profile_id);
   const freshSchema = await runInDurableObject(newcomer, (_instance, state) =>
     schemaOf(state.storage),
   );

@@ -14,7 +14,7 @@ import { type IdentifierType, KEY_TYPES } from "../identity/types";
 import type { JsonText } from "../json-text";
 import type { Conflict, Export, MergeRecord, TimelineEvent, TraitValue } from "../schemas";
 import { type Settings, settingsFor } from "../settings";
-import { migrate, type Sql, sqlTag } from "../sql";
+import { hasSchema, migrate, type Sql, sqlTag } from "../sql";
 import { type Aggregate, combine, emptyAggregate, foldEvent, foldOf } from "./computed";
 import type {
   ConsentChange,
@@ -87,7 +87,9 @@ export class ProfileObject extends DurableObject<Env> {
     this.#sql = sqlTag(ctx.storage.sql);
     this.#settings = settingsFor(env);
     ctx.blockConcurrencyWhile(async () => {
-      migrate(ctx.storage, profileMigrations, profileSchema);
+      // An id nothing was written to stays without storage: looking up a made-up id leaves none.
+      if (!hasSchema(ctx.storage)) return;
+      this.#migrate();
       this.#load();
     });
   }
@@ -274,6 +276,7 @@ export class ProfileObject extends DurableObject<Env> {
     if (!this.#mergedInto) {
       // A key that reached this profile after the merge was planned: the planner must look again.
       if (!compatible(this.#holdings(profileId), { keys })) return { status: "changed" };
+      this.#migrate();
       this.ctx.storage.transactionSync(() => {
         this.#setMeta("profile_id", profileId);
         this.#setMeta("merged_into", survivor);
@@ -417,7 +420,7 @@ export class ProfileObject extends DurableObject<Env> {
   async #tombstone(): Promise<void> {
     await this.ctx.storage.deleteAll();
     await this.ctx.storage.deleteAlarm();
-    migrate(this.ctx.storage, profileMigrations, profileSchema);
+    this.#migrate();
     this.#setMeta("erased", String(Date.now()));
     this.#load();
   }
@@ -475,8 +478,13 @@ export class ProfileObject extends DurableObject<Env> {
       ON CONFLICT (key) DO UPDATE SET value = excluded.value`;
   }
 
+  #migrate(): void {
+    migrate(this.ctx.storage, profileMigrations, profileSchema);
+  }
+
   /** A new person: only called while this object holds no personal data (see ingest). */
   #create(profileId: string): Loaded {
+    this.#migrate();
     const now = Date.now();
     this.#transaction(() => {
       this.#setMeta("profile_id", profileId);
