@@ -19,9 +19,9 @@ export function sqlTag(storage: SqlStorage): Sql {
 
 /** Whether any migration ran here: a database nothing was ever written to has no schema. */
 export function hasSchema(storage: DurableObjectStorage): boolean {
+  const sql = sqlTag(storage.sql);
   return (
-    sqlTag(storage.sql)`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`
-      .length > 0
+    sql`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`.length > 0
   );
 }
 
