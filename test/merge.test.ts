@@ -6,9 +6,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { hashIdentifier } from "../src/identity/hash";
 import { forgetOwners, newProfileId } from "../src/identity/resolver";
 import { chooseSurvivor } from "../src/identity/rules";
-import { shardOf } from "../src/identity/shards";
 import { profileStub } from "../src/profile/protocol";
-import { PERSONAL_TABLES } from "../src/profile/schema";
 import { ADMIN, call, createKey, event, unique } from "./helpers";
 
 let server: string;
@@ -577,39 +575,6 @@ describe("merging profiles", () => {
       body: { identifiers: { email: loserEmail } },
     });
     expect(byLoserEmail.json.profile_id).toBe(survivor);
-  });
-
-  it("erases a loser whose hand-over was pending when its survivor was erased, links and all", async () => {
-    const loserEmail = `${unique()}@example.com`;
-    const s = await event(server, {
-      type: "visit",
-      channel: "web",
-      identifiers: { email: `${unique()}@example.com` },
-    });
-    const l = await identify("web", { email: loserEmail });
-    const survivor = s.json.profile_id as string;
-    const loser = l.json.profile_id as string;
-    // Step one of a merge only, as if the Worker stopped right after it.
-    const begun = await profileStub(env, loser).beginMerge(
-      loser,
-      survivor,
-      { via: ["email"], eventId: "manual", channel: "web" },
-      {},
-    );
-    expect(begun.status).toBe("ok");
-    expect((await call(`/v1/profiles/${survivor}`, { key: ADMIN, method: "DELETE" })).status).toBe(
-      204,
-    );
-    await runDurableObjectAlarm(env.PROFILES.getByName(loser));
-    const rows = await runInDurableObject(env.PROFILES.getByName(loser), (_instance, state) =>
-      PERSONAL_TABLES.map(
-        (table) => state.storage.sql.exec(`SELECT count(*) AS n FROM ${table}`).one().n,
-      ),
-    );
-    expect(rows.every((n) => n === 0)).toBe(true);
-    const pepper = (env as unknown as { IDENTITY_PEPPER: string }).IDENTITY_PEPPER;
-    const { hash } = await hashIdentifier(pepper, "email", loserEmail);
-    expect(await env.IDENTITIES.getByName(shardOf(hash)).owner(hash)).toBeNull();
   });
 
   it("repeats an import safely: a second hand-over of the same loser adds nothing", async () => {

@@ -35,6 +35,28 @@ export function forgetOwners(): void {
   owners.clear();
 }
 
+/** A merge one request made: `loser` went into `into`. */
+export interface Merge {
+  loser: string;
+  into: string;
+}
+
+/**
+ * The profiles a request merged into `home`, directly or through a profile it merged there later.
+ * A request that re-planned (a survivor erased, or merged elsewhere) made merges that led
+ * somewhere else: those are not `home`'s to name.
+ */
+export function mergedInto(merges: readonly Merge[], home: string): string[] {
+  const reached = new Set([home]);
+  const names: string[] = [];
+  for (const { loser, into } of [...merges].reverse()) {
+    if (!reached.has(into)) continue;
+    reached.add(loser);
+    names.unshift(loser);
+  }
+  return names;
+}
+
 export function newProfileId(): string {
   return `pr_${crypto.randomUUID().replaceAll("-", "")}`;
 }
@@ -153,7 +175,7 @@ export class Resolver {
     droppedTraits: string[];
   }> {
     const { identifiers, event } = input;
-    const merged: string[] = [];
+    const merges: Merge[] = [];
     let recorded = false;
     let planned = false;
     /** Where an earlier attempt recorded the event before it lost a link to a concurrent request. */
@@ -180,7 +202,7 @@ export class Resolver {
           const via = candidates.filter((c) => c.owner === loser);
           moved = !(await this.#merge(loser, decided.home, via, event, decided.keys));
           if (moved) break;
-          merged.push(loser);
+          merges.push({ loser, into: decided.home });
         }
         // A loser merged elsewhere meanwhile: its identifiers are not ours to take; plan again.
         if (moved) {
@@ -192,6 +214,7 @@ export class Resolver {
         // Recorded already, on a profile this plan does not join: it stays there, and only there.
         if (recordedOn && !group.has(recordedOn.profileId)) {
           const { profileId, view, droppedTraits } = recordedOn;
+          const merged = mergedInto(merges, profileId);
           const answer = view as JsonText<ViewOf<K>>;
           return { status: "recorded", profileId, merged, view: answer, droppedTraits };
         }
@@ -260,7 +283,7 @@ export class Resolver {
       return {
         status: recorded ? "recorded" : "duplicate",
         profileId: result.profileId,
-        merged,
+        merged: mergedInto(merges, result.profileId),
         // The object answers the kind asked for (see `view`).
         view: outcome.view as JsonText<ViewOf<K>>,
         droppedTraits: outcome.droppedTraits,
@@ -345,6 +368,8 @@ export class Resolver {
       return false;
     }
     const imported = await this.profile(survivor).importMerge(survivor, snapshot.value, info);
+    // Erased before it took the loser: the loser was never part of that person and is itself again.
+    if (imported.status === "missing") await this.profile(loser).cancelMerge(survivor);
     if (imported.status !== "ok") return false;
     await this.profile(loser).completeMerge();
     // Every link of the loser, not only those that joined the two: otherwise each later merge of

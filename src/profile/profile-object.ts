@@ -55,6 +55,8 @@ const HANDOVER_RETRY_MS = 1_000;
 const PRUNE_BATCH = 16;
 /** Longer than a hand-over's first retries: a planner that died after reserving frees it then. */
 const RESERVATION_MS = 30_000;
+/** Survivors merged away in turn that one hand-over follows before it waits for the alarm. */
+const MAX_SETTLE_HOPS = 4;
 
 const ok = <T>(value: T): Outcome<T> => ({ status: "ok", value });
 const MISSING = { status: "missing" } as const;
@@ -111,7 +113,8 @@ export class ProfileObject extends DurableObject<Env> {
     return this.#state ? ok(this.#view(kind, this.#state)) : MISSING;
   }
 
-  timeline(limit: number, before: Cursor | null): Outcome<TimelinePage> {
+  async timeline(limit: number, before: Cursor | null): Promise<Outcome<TimelinePage>> {
+    await this.#settle();
     const moved = this.#moved();
     if (moved) return moved;
     if (!this.#state) return MISSING;
@@ -203,7 +206,8 @@ export class ProfileObject extends DurableObject<Env> {
   }
 
   /** Everything held about the person, for a data-access request. */
-  exportAll(): Outcome<Export> {
+  async exportAll(): Promise<Outcome<Export>> {
+    await this.#settle();
     const moved = this.#moved();
     if (moved) return moved;
     const state = this.#state;
@@ -234,6 +238,7 @@ export class ProfileObject extends DurableObject<Env> {
    * missing from now on. Answers what pointed here, for the caller to unlink.
    */
   async erase(): Promise<Outcome<Erased>> {
+    await this.#settle();
     const moved = this.#moved();
     if (moved) return moved;
     // Never created: nothing to erase, and no tombstone for an id nobody was given.
@@ -316,7 +321,10 @@ export class ProfileObject extends DurableObject<Env> {
     profileId: string,
     snapshot: Snapshot,
     info: MergeInfo,
-  ): Outcome<{ imported: boolean }> {
+  ): Outcome<{ imported: boolean }> | { status: "erased" } {
+    if (this.#erased() && this.#erasedMerges().includes(snapshot.profileId)) {
+      return { status: "erased" };
+    }
     const moved = this.#moved();
     if (moved) return moved;
     this.#reserved.delete(snapshot.profileId);
@@ -368,37 +376,67 @@ export class ProfileObject extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
-    const survivor = this.#mergedInto;
-    const profileId = this.#profileId;
-    if (!survivor || !profileId || !this.#handoverPending) return;
-    const info = JSON.parse(this.#getMeta("handover") ?? "{}") as MergeInfo;
-    const snapshot = this.#snapshot(profileId);
-    try {
-      const result = await this.env.PROFILES.getByName(survivor).importMerge(
-        survivor,
-        snapshot,
-        info,
-      );
-      // The survivor was itself merged away meanwhile: hand over to its survivor instead.
+    await this.#settle();
+  }
+
+  /**
+   * Finishes a pending hand-over now: on the alarm, and before a call that must see the person
+   * whole (an export, a timeline, an erasure by this id), which would otherwise reach a survivor
+   * that has not imported this profile yet.
+   */
+  async #settle(): Promise<void> {
+    for (let hop = 0; hop < MAX_SETTLE_HOPS; hop++) {
+      const survivor = this.#mergedInto;
+      const profileId = this.#profileId;
+      if (!survivor || !profileId || !this.#handoverPending) return;
+      const info = JSON.parse(this.#getMeta("handover") ?? "{}") as MergeInfo;
+      let result: Awaited<ReturnType<ProfileObject["importMerge"]>>;
+      try {
+        result = await this.env.PROFILES.getByName(survivor).importMerge(
+          survivor,
+          this.#snapshot(profileId),
+          info,
+        );
+      } catch (error) {
+        // Retried by our own schedule; the survivor may be briefly unreachable.
+        console.warn(
+          JSON.stringify({ msg: "merge hand-over failed", cause: (error as Error).name }),
+        );
+        await this.ctx.storage.setAlarm(Date.now() + HANDOVER_RETRY_MS * 10);
+        return;
+      }
       if (result.status === "forward") {
+        // The survivor was itself merged away meanwhile: hand over to its survivor instead.
         this.#setMeta("merged_into", result.to);
         this.#mergedInto = result.to;
-        await this.ctx.storage.setAlarm(Date.now());
       } else if (result.status === "missing") {
+        await this.cancelMerge(survivor);
+      } else if (result.status === "erased") {
         await this.#eraseStranded(profileId, survivor);
       } else {
         await this.completeMerge();
       }
-    } catch (error) {
-      // Retried by our own schedule; the survivor may be briefly unreachable.
-      console.warn(JSON.stringify({ msg: "merge hand-over failed", cause: (error as Error).name }));
-      await this.ctx.storage.setAlarm(Date.now() + HANDOVER_RETRY_MS * 10);
     }
+    if (this.#handoverPending) await this.ctx.storage.setAlarm(Date.now() + HANDOVER_RETRY_MS);
   }
 
   /**
-   * The survivor was erased before it took this hand-over: the person asked to be forgotten, so
-   * this profile goes too, with its links in the index and the ids merged into it.
+   * A hand-over to a survivor that was erased before it took it: this profile was never part of
+   * the erased person, so it is itself again, with everything it held.
+   */
+  async cancelMerge(survivor: string): Promise<void> {
+    if (this.#mergedInto !== survivor || !this.#handoverPending) return;
+    this.#sql`DELETE FROM meta WHERE key IN ('merged_into', 'handover')`;
+    this.#mergedInto = null;
+    this.#handoverPending = false;
+    this.#views.clear();
+    await this.ctx.storage.deleteAlarm();
+  }
+
+  /**
+   * The survivor took this hand-over and was then erased, and its erasure did not reach this
+   * profile (it stopped half-way): the person asked to be forgotten, so this profile goes too,
+   * with its links in the index and the ids merged into it.
    */
   async #eraseStranded(profileId: string, survivor: string): Promise<void> {
     const erased = await this.#forget();
@@ -413,15 +451,22 @@ export class ProfileObject extends DurableObject<Env> {
       ),
       mergedIds: this.#state?.merges.map((m) => m.profile_id) ?? [],
     };
-    await this.#tombstone();
+    await this.#tombstone(erased.mergedIds);
     return erased;
   }
 
-  async #tombstone(): Promise<void> {
+  /**
+   * Keeps only the time of erasure and the ids merged in (random, no personal data): a loser
+   * whose hand-over this profile took learns from them that it goes too (see #settle).
+   */
+  async #tombstone(mergedIds: string[] = []): Promise<void> {
     await this.ctx.storage.deleteAll();
     await this.ctx.storage.deleteAlarm();
     this.#migrate();
-    this.#setMeta("erased", String(Date.now()));
+    this.ctx.storage.transactionSync(() => {
+      this.#setMeta("erased", String(Date.now()));
+      this.#setMeta("erased_merges", JSON.stringify(mergedIds));
+    });
     this.#load();
   }
 
@@ -458,6 +503,10 @@ export class ProfileObject extends DurableObject<Env> {
       ),
     );
     return this.#knownIdSet;
+  }
+
+  #erasedMerges(): string[] {
+    return JSON.parse(this.#getMeta("erased_merges") ?? "[]") as string[];
   }
 
   #moved(): Outcome<never> | null {

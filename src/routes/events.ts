@@ -11,7 +11,6 @@ import type { Resolver } from "../identity/resolver";
 import type { Identifier } from "../identity/types";
 import { embed, type JsonText, jsonList, jsonText } from "../json-text";
 import { checkPurposes } from "../profile/consent";
-import type { ViewKind } from "../profile/views";
 import {
   BatchResultSchema,
   type EventInput,
@@ -114,19 +113,6 @@ async function checked(env: Env, principal: Principal, input: EventInput) {
   return { event, verified, claimed };
 }
 
-/** The answer to an id recorded already on `profileId` (or on the profile it was merged into). */
-async function duplicateOn<K extends ViewKind>(resolver: Resolver, profileId: string, view: K) {
-  const found = await resolver.view(profileId, view);
-  if (!found) throw new Problem(404, "The profile that recorded this event is gone");
-  return {
-    status: "duplicate" as const,
-    profileId: found.profileId,
-    merged: [],
-    view: found.value,
-    droppedTraits: [],
-  };
-}
-
 /**
  * Records a checked event. `recordedOn` is the profile an earlier event of the same batch with the
  * same id went to: the id is a duplicate wherever this one's identifiers lead.
@@ -138,8 +124,17 @@ async function record(
   recordedOn?: string,
 ): Promise<{ profileId: string; answer: JsonText<IngestResult> }> {
   const view = viewFor(principal);
-  const result = recordedOn
-    ? await duplicateOn(resolver, recordedOn, view)
+  // A repeat of an id earlier in the batch is a duplicate there, unless that profile was erased
+  // since (by a request running beside the batch): then it is recorded afresh, as on its own.
+  const earlier = recordedOn ? await resolver.view(recordedOn, view) : null;
+  const result = earlier
+    ? {
+        status: "duplicate" as const,
+        profileId: earlier.profileId,
+        merged: [],
+        view: earlier.value,
+        droppedTraits: [],
+      }
     : await resolver.ingest({
         event,
         identifiers: verified,

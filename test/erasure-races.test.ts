@@ -1,0 +1,197 @@
+// Erasure meeting a merge or a batch: what the person asked to be forgotten goes, whole, and
+// nothing else does. The merge's steps are driven one by one where a race would be luck.
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { hashIdentifier } from "../src/identity/hash";
+import { shardOf } from "../src/identity/shards";
+import type { MergeInfo, Snapshot } from "../src/profile/protocol";
+import { profileStub } from "../src/profile/protocol";
+import { PERSONAL_TABLES } from "../src/profile/schema";
+import { ADMIN, call, createKey, event, unique } from "./helpers";
+
+const pepper = (env as unknown as Record<string, string>).IDENTITY_PEPPER as string;
+const info: MergeInfo = { via: ["email"], eventId: "join", channel: "web" };
+let server: string;
+beforeAll(async () => {
+  server = await createKey("server");
+});
+
+const rowsOf = (id: string) =>
+  runInDurableObject(env.PROFILES.getByName(id), (_instance, state) =>
+    PERSONAL_TABLES.map((t) => state.storage.sql.exec(`SELECT count(*) AS n FROM ${t}`).one().n),
+  );
+const NO_ROWS = PERSONAL_TABLES.map(() => 0);
+
+async function ownerOf(email: string) {
+  const { hash } = await hashIdentifier(pepper, "email", email);
+  return env.IDENTITIES.getByName(shardOf(hash)).owner(hash);
+}
+
+const recognize = (identifiers: Record<string, string>) =>
+  call("/v1/recognize", { key: ADMIN, body: { identifiers } });
+
+/** Two people: the survivor-to-be (older) and the loser, who bought something as Lena. */
+async function twoPeople() {
+  const survivorEmail = `${unique()}@example.com`;
+  const loserEmail = `${unique()}@example.com`;
+  const s = await event(server, {
+    type: "visit",
+    channel: "web",
+    identifiers: { email: survivorEmail },
+  });
+  const l = await event(server, {
+    type: "purchase",
+    channel: "web",
+    identifiers: { email: loserEmail },
+    traits: { first_name: "Lena" },
+    properties: { order_id: "o", total: 50, currency: "EUR" },
+  });
+  return {
+    survivor: s.json.profile_id as string,
+    loser: l.json.profile_id as string,
+    loserEmail,
+    loserEvent: l.json.event_id as string,
+  };
+}
+
+/** Steps zero and one of a merge, as the resolver runs them. */
+async function beginMerge(survivor: string, loser: string): Promise<Snapshot> {
+  expect((await profileStub(env, survivor).reserveMerge(survivor, loser, {})).status).toBe("ok");
+  const begun = await profileStub(env, loser).beginMerge(loser, survivor, info, {});
+  if (begun.status !== "ok") throw new Error(`beginMerge answered ${begun.status}`);
+  return begun.value;
+}
+
+describe("erasure between the steps of a merge", () => {
+  it("leaves the loser whole when its survivor is erased before taking it", async () => {
+    const { survivor, loser, loserEmail } = await twoPeople();
+    const snapshot = await beginMerge(survivor, loser);
+    expect((await call(`/v1/profiles/${survivor}`, { key: ADMIN, method: "DELETE" })).status).toBe(
+      204,
+    );
+    expect((await profileStub(env, survivor).importMerge(survivor, snapshot, info)).status).toBe(
+      "missing",
+    );
+    // The request that merged stops here; the loser's alarm finds its survivor gone.
+    await runDurableObjectAlarm(env.PROFILES.getByName(loser));
+    const found = await recognize({ email: loserEmail });
+    expect(found.status).toBe(200);
+    expect(found.json.profile_id).toBe(loser);
+    expect(found.json.profile.traits.first_name).toBe("Lena");
+    expect(found.json.profile.computed.lifetime_value).toBe(50);
+  });
+
+  it("erases a loser whose survivor took it, even when that erasure stopped before the loser", async () => {
+    const { survivor, loser, loserEmail } = await twoPeople();
+    const snapshot = await beginMerge(survivor, loser);
+    expect((await profileStub(env, survivor).importMerge(survivor, snapshot, info)).status).toBe(
+      "ok",
+    );
+    // The survivor's own erasure, without the unlinking that follows it (a request cut short).
+    expect((await profileStub(env, survivor).erase()).status).toBe("ok");
+    await runDurableObjectAlarm(env.PROFILES.getByName(loser));
+    expect(await rowsOf(loser)).toEqual(NO_ROWS);
+    expect((await call(`/v1/profiles/${loser}`, { key: ADMIN })).status).toBe(404);
+    expect(await ownerOf(loserEmail)).toBeNull();
+  });
+
+  it("answers a loser's export and timeline during the hand-over with the loser's own events", async () => {
+    const { survivor, loser, loserEvent } = await twoPeople();
+    await beginMerge(survivor, loser);
+    const exported = await call(`/v1/profiles/${loser}/export`, { key: ADMIN });
+    expect(exported.json.profile_id).toBe(survivor);
+    expect(exported.json.events.map((e: { event_id: string }) => e.event_id)).toContain(loserEvent);
+    expect(exported.json.traits.first_name).toBe("Lena");
+    const timeline = await call(`/v1/profiles/${loser}/timeline`, { key: ADMIN });
+    expect(timeline.json.events.map((e: { event_id: string }) => e.event_id)).toContain(loserEvent);
+  });
+
+  it("erases a loser named by its own id during the hand-over before answering 204", async () => {
+    const { survivor, loser, loserEmail } = await twoPeople();
+    await beginMerge(survivor, loser);
+    expect((await call(`/v1/profiles/${loser}`, { key: ADMIN, method: "DELETE" })).status).toBe(
+      204,
+    );
+    expect(await rowsOf(loser)).toEqual(NO_ROWS);
+    expect(await rowsOf(survivor)).toEqual(NO_ROWS);
+    expect(await ownerOf(loserEmail)).toBeNull();
+  });
+});
+
+describe("erasure racing an event that joins two people", () => {
+  for (const erased of ["survivor", "loser"] as const) {
+    it(`keeps every answer true when the ${erased} is erased meanwhile`, async () => {
+      const faults: string[] = [];
+      for (let round = 0; round < 16; round++) {
+        const email = `${unique()}@example.com`;
+        const loyalty_id = unique("L");
+        const a = await event(server, { type: "visit", channel: "web", identifiers: { email } });
+        const b = await event(server, {
+          type: "visit",
+          channel: "app",
+          identifiers: { loyalty_id },
+          traits: { last_name: "B" },
+        });
+        const ids = { survivor: a.json.profile_id as string, loser: b.json.profile_id as string };
+        const target = ids[erased];
+        const [joined, deleted] = await Promise.all([
+          event(server, { type: "identify", channel: "web", identifiers: { email, loyalty_id } }),
+          (async () => {
+            for (let tick = 0; tick < round % 8; tick++) await new Promise((r) => setTimeout(r));
+            return call(`/v1/profiles/${target}`, { key: ADMIN, method: "DELETE" });
+          })(),
+        ]);
+        for (const id of Object.values(ids))
+          await runDurableObjectAlarm(env.PROFILES.getByName(id));
+        if (joined.status !== 200 || deleted.status !== 204) {
+          faults.push(`round ${round}: event ${joined.status}, delete ${deleted.status}`);
+          continue;
+        }
+        if ((await call(`/v1/profiles/${target}`, { key: ADMIN })).status !== 404)
+          faults.push(`round ${round}: the erased id answers`);
+        const home = joined.json.profile_id as string;
+        const homeGone = (await call(`/v1/profiles/${home}`, { key: ADMIN })).status === 404;
+        // Every id named as merged answers the profile it was merged into, unless that went too.
+        for (const merged of joined.json.merged_profile_ids as string[]) {
+          const now = await call(`/v1/profiles/${merged}`, { key: ADMIN });
+          if (!homeGone && now.json?.profile_id !== home)
+            faults.push(
+              `round ${round}: merged_profile_ids names ${merged}, which answers ${now.status}`,
+            );
+        }
+        // The loser keeps its history, or went with the erased person entirely.
+        const loser = await call(`/v1/profiles/${ids.loser}`, { key: ADMIN });
+        if (loser.status === 200 && loser.json.traits.last_name !== "B")
+          faults.push(`round ${round}: the loser answers without its history`);
+        if (loser.status === 404 && (await rowsOf(ids.loser)).some((n) => n !== 0))
+          faults.push(`round ${round}: the erased loser keeps rows`);
+      }
+      expect(faults).toEqual([]);
+    }, 60_000);
+  }
+});
+
+describe("an event id seen earlier in a batch", () => {
+  it("is recorded afresh when the profile that recorded it was erased meanwhile", async () => {
+    for (let round = 0; round < 10; round++) {
+      const email = `${unique()}@example.com`;
+      const first = await event(server, { type: "visit", channel: "web", identifiers: { email } });
+      const repeated = { id: unique("e"), type: "visit", channel: "web", identifiers: { email } };
+      const filler = Array.from({ length: 30 }, () => ({
+        id: unique("f"),
+        type: "visit",
+        channel: "web",
+        identifiers: { anonymous_id: unique("a") },
+      }));
+      const [res] = await Promise.all([
+        call("/v1/events", { key: server, body: { batch: [repeated, ...filler, repeated] } }),
+        (async () => {
+          await new Promise((r) => setTimeout(r, 3));
+          return call(`/v1/profiles/${first.json.profile_id}`, { key: ADMIN, method: "DELETE" });
+        })(),
+      ]);
+      expect(["recorded", "duplicate"]).toContain(res.json.results.at(-1).status);
+    }
+  }, 60_000);
+});
