@@ -5,8 +5,8 @@ export const PERSONAL_MAX_AGE_MS = 5 * 60_000;
 
 /**
  * Bounded in size and in age. It empties whole when full, which costs the hot path nothing,
- * and when older than `maxAgeMs`, so values of a person who was erased (raw emails and phones
- * among them) leave every isolate's memory within that time, however quiet the isolate.
+ * and at its first use after `maxAgeMs`, so values of a person who was erased (raw emails and
+ * phones among them) leave a serving isolate's memory within that time.
  */
 export class IsolateCache<V> {
   readonly #entries = new Map<string, V>();

@@ -119,6 +119,68 @@ describe("erasure between the steps of a merge", () => {
   });
 });
 
+describe("a loser that is itself again", () => {
+  it("is found by its identifiers again, after lookups during the hand-over pointed them at the survivor", async () => {
+    const { survivor, loser, loserEmail } = await twoPeople();
+    const snapshot = await beginMerge(survivor, loser);
+    // A lookup follows the loser's forward and points its email at the survivor (in the background).
+    expect((await recognize({ email: loserEmail })).json.profile_id).toBe(survivor);
+    for (let i = 0; i < 50 && (await ownerOf(loserEmail)) !== survivor; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(await ownerOf(loserEmail)).toBe(survivor);
+    expect((await call(`/v1/profiles/${survivor}`, { key: ADMIN, method: "DELETE" })).status).toBe(
+      204,
+    );
+    expect((await profileStub(env, survivor).importMerge(survivor, snapshot, info)).status).toBe(
+      "missing",
+    );
+    await runDurableObjectAlarm(env.PROFILES.getByName(loser));
+    const found = await recognize({ email: loserEmail });
+    expect(found.json.profile_id).toBe(loser);
+    expect(await ownerOf(loserEmail)).toBe(loser);
+  });
+
+  it("never forwards to a survivor that lacks it when a hand-over and its cancelling cross", async () => {
+    const later = await twoPeople();
+    const { loser, loserEvent } = await twoPeople();
+    // The survivor planned for the loser has merged into another profile since.
+    const moved = await beginMerge(later.survivor, later.loser);
+    expect(
+      (await profileStub(env, later.survivor).importMerge(later.survivor, moved, info)).status,
+    ).toBe("ok");
+    await profileStub(env, later.loser).completeMerge();
+    expect((await profileStub(env, loser).beginMerge(loser, later.loser, info, {})).status).toBe(
+      "ok",
+    );
+    // A timeline finishes the hand-over (it meets the forward) while the resolver calls it off.
+    await Promise.all([
+      profileStub(env, loser).timeline(10, null),
+      profileStub(env, loser).cancelMerge(later.loser),
+    ]);
+    const timeline = await call(`/v1/profiles/${loser}/timeline`, { key: ADMIN });
+    expect(timeline.json.events.map((e: { event_id: string }) => e.event_id)).toContain(loserEvent);
+  });
+
+  it("is not revived beside a survivor that took it and was then itself again", async () => {
+    const first = await twoPeople();
+    const other = await twoPeople();
+    // The loser went into the survivor, whose request stopped before the loser's last step.
+    const snapshot = await beginMerge(first.survivor, first.loser);
+    expect(
+      (await profileStub(env, first.survivor).importMerge(first.survivor, snapshot, info)).status,
+    ).toBe("ok");
+    // The survivor began merging into another profile, which was erased before taking it.
+    await beginMerge(other.survivor, first.survivor);
+    expect((await profileStub(env, other.survivor).erase()).status).toBe("ok");
+    await runDurableObjectAlarm(env.PROFILES.getByName(first.loser));
+    await runDurableObjectAlarm(env.PROFILES.getByName(first.survivor));
+    const loserNow = await call(`/v1/profiles/${first.loser}`, { key: ADMIN });
+    expect(loserNow.json.profile_id).toBe(first.survivor);
+    expect(loserNow.json.traits.first_name).toBe("Lena");
+  });
+});
+
 describe("erasure racing an event that joins two people", () => {
   for (const erased of ["survivor", "loser"] as const) {
     it(`keeps every answer true when the ${erased} is erased meanwhile`, async () => {

@@ -136,6 +136,36 @@ describe("limits", () => {
     expect(keys).not.toContain("old99");
   });
 
+  it("keeps a key the event joining two full profiles updates", async () => {
+    const [email, loyalty_id] = [`${unique()}@example.com`, unique("L")];
+    const hoursAgo = (h: number) => new Date(Date.now() - h * 3_600_000).toISOString();
+    for (let batch = 0; batch < 5; batch++) {
+      const traits = Object.fromEntries(
+        Array.from({ length: 100 }, (_, i) => [`s${batch * 100 + i}`, i]),
+      );
+      await call("/v1/events", {
+        key: server,
+        body: visit({ identifiers: { email }, traits, timestamp: hoursAgo(5) }),
+      });
+    }
+    await call("/v1/events", {
+      key: server,
+      body: visit({
+        identifiers: { loyalty_id },
+        traits: { tier: "silver" },
+        timestamp: hoursAgo(10),
+      }),
+    });
+    const joined = await call("/v1/events", {
+      key: server,
+      body: visit({ identifiers: { email, loyalty_id }, traits: { tier: "gold" } }),
+    });
+    expect(joined.json.merged_profile_ids).toHaveLength(1);
+    expect(joined.json.dropped_traits).toBeUndefined();
+    expect(joined.json.profile.traits.tier).toBe("gold");
+    expect(Object.keys(joined.json.profile.traits)).toHaveLength(500);
+  });
+
   it("refuses a body that is not JSON with 415", async () => {
     const res = await call("/v1/events", {
       key: server,

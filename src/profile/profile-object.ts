@@ -10,6 +10,7 @@ import {
   type Offered,
   type Refusal,
 } from "../identity/rules";
+import { shardOf } from "../identity/shards";
 import { type IdentifierType, KEY_TYPES } from "../identity/types";
 import type { JsonText } from "../json-text";
 import type { Conflict, Export, MergeRecord, TimelineEvent, TraitValue } from "../schemas";
@@ -173,6 +174,7 @@ export class ProfileObject extends DurableObject<Env> {
       // event dated ahead (the contract allows 24 h) must not outrank what the person says now.
       const at = Math.min(Date.parse(input.event.timestamp), now);
       this.#applyTraits(input.event, at, dropped);
+      this.#trimTraits(this.#settings.maxTraitsPerProfile);
       if (input.event.type === "consent") this.#applyConsent(input.event, input.source, at);
       this.#recordConflicts([...input.refused, ...admission.refused], eventId, now);
       foldEvent(state.aggregate, foldOf(input.event));
@@ -325,12 +327,13 @@ export class ProfileObject extends DurableObject<Env> {
     if (this.#erased() && this.#erasedMerges().includes(snapshot.profileId)) {
       return { status: "erased" };
     }
+    // Taken already (a repeated hand-over): so, even while this profile hands itself over in turn.
+    if (this.#state?.merges.some((m) => m.profile_id === snapshot.profileId))
+      return ok({ imported: false });
     const moved = this.#moved();
     if (moved) return moved;
     this.#reserved.delete(snapshot.profileId);
     const state = this.#state ?? this.#create(profileId);
-    if (state.merges.some((m) => m.profile_id === snapshot.profileId))
-      return ok({ imported: false });
     const now = Date.now();
     this.#transaction(() => {
       for (const id of snapshot.identifiers) {
@@ -350,9 +353,9 @@ export class ProfileObject extends DurableObject<Env> {
       };
       for (const merge of [record, ...snapshot.merges]) this.#insertMerge(merge);
       for (const conflict of snapshot.conflicts) this.#insertConflict(conflict);
-      // Two full profiles hold more keys than one may: the ones updated longest ago go.
-      this.#sql`DELETE FROM traits WHERE key IN (SELECT key FROM traits
-        ORDER BY updated_at DESC, key LIMIT -1 OFFSET ${this.#settings.maxTraitsPerProfile})`;
+      // Two full profiles hold more keys than one may. The event that joins them comes next and
+      // trims to the limit after its own traits count (see ingest); until then, twice the limit.
+      this.#trimTraits(2 * this.#settings.maxTraitsPerProfile);
       state.archived = combine(state.archived, snapshot.archived);
       this.#prune();
       state.aggregate = this.#recompute(state.archived);
@@ -405,6 +408,8 @@ export class ProfileObject extends DurableObject<Env> {
         await this.ctx.storage.setAlarm(Date.now() + HANDOVER_RETRY_MS * 10);
         return;
       }
+      // Settled meanwhile by a call running beside this one (the resolver, another settle).
+      if (this.#mergedInto !== survivor || !this.#handoverPending) return;
       if (result.status === "forward") {
         // The survivor was itself merged away meanwhile: hand over to its survivor instead.
         this.#setMeta("merged_into", result.to);
@@ -425,12 +430,22 @@ export class ProfileObject extends DurableObject<Env> {
    * the erased person, so it is itself again, with everything it held.
    */
   async cancelMerge(survivor: string): Promise<void> {
-    if (this.#mergedInto !== survivor || !this.#handoverPending) return;
+    const me = this.#profileId;
+    if (this.#mergedInto !== survivor || !this.#handoverPending || !me) return;
     this.#sql`DELETE FROM meta WHERE key IN ('merged_into', 'handover')`;
     this.#mergedInto = null;
     this.#handoverPending = false;
     this.#views.clear();
     await this.ctx.storage.deleteAlarm();
+    // Lookups that followed the forward meanwhile pointed this profile's identifiers at the
+    // survivor (path compression): they lead here again, unless another profile holds one now.
+    const verified = [...(this.#state?.identifierHashes ?? [])].filter(([, id]) => id.verified);
+    await Promise.all(
+      verified.map(async ([hash]) => {
+        const shard = this.env.IDENTITIES.getByName(shardOf(hash));
+        if ((await shard.repoint(hash, survivor, me)) === null) await shard.claim(hash, me);
+      }),
+    );
   }
 
   /**
@@ -630,8 +645,20 @@ export class ProfileObject extends DurableObject<Env> {
     const fresh = Object.keys(event.traits ?? {}).filter(
       (key) => !Object.hasOwn(state.traits, key),
     );
-    const room = Math.max(0, this.#settings.maxTraitsPerProfile - Object.keys(state.traits).length);
+    const room = Math.max(0, this.#settings.maxTraitsPerProfile - state.traitTimes.size);
     return new Set(fresh.slice(room));
+  }
+
+  /** Over `limit` keys (only after a merge): the ones updated longest ago go. */
+  #trimTraits(limit: number): void {
+    const state = this.#state;
+    if (!state || state.traitTimes.size <= limit) return;
+    for (const { key } of this.#sql<{ key: string }>`DELETE FROM traits WHERE key IN
+        (SELECT key FROM traits ORDER BY updated_at DESC, key LIMIT -1 OFFSET ${limit})
+        RETURNING key`) {
+      delete state.traits[key];
+      state.traitTimes.delete(key);
+    }
   }
 
   #applyTraits(event: TimelineEvent, at: number, dropped: Set<string>): void {
