@@ -202,6 +202,40 @@ describe("a loser that is itself again", () => {
   });
 });
 
+describe("a loser whose survivor was erased before taking it, met before its alarm", () => {
+  it("is where an event with its own email lands, and is found by it", async () => {
+    const { survivor, loser, loserEmail } = await twoPeople();
+    await beginMerge(survivor, loser);
+    expect((await call(`/v1/profiles/${survivor}`, { key: ADMIN, method: "DELETE" })).status).toBe(
+      204,
+    );
+    const back = await event(server, {
+      type: "visit",
+      channel: "web",
+      identifiers: { email: loserEmail },
+    });
+    expect(back.json.profile_id).toBe(loser);
+    expect(back.json.profile.traits.first_name).toBe("Lena");
+    expect(await ownerOf(loserEmail)).toBe(loser);
+  });
+
+  it("is erased by its own id even when its hand-over runs on through more merges than one call follows", async () => {
+    const { loser, loserEmail } = await twoPeople();
+    const chain: string[] = [];
+    for (let i = 0; i < 5; i++) chain.push((await twoPeople()).survivor);
+    const [first, ...rest] = chain as [string, ...string[]];
+    await beginMerge(first, loser);
+    for (const [i, next] of rest.entries()) await beginMerge(next, chain[i] as string);
+    expect((await call(`/v1/profiles/${loser}`, { key: ADMIN, method: "DELETE" })).status).toBe(
+      204,
+    );
+    for (const id of [loser, ...chain]) await runDurableObjectAlarm(env.PROFILES.getByName(id));
+    expect((await call(`/v1/profiles/${loser}`, { key: ADMIN })).status).toBe(404);
+    expect((await recognize({ email: loserEmail })).status).toBe(404);
+    expect(await rowsOf(loser)).toEqual(NO_ROWS);
+  });
+});
+
 describe("erasure racing an event that joins two people", () => {
   for (const erased of ["survivor", "loser"] as const) {
     it(`keeps every answer true when the ${erased} is erased meanwhile`, async () => {

@@ -1,5 +1,5 @@
 // Every limit and every kind of bad input gets a problem response, never a 500, and changes nothing.
-import { runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ADMIN, call, createKey, event, unique } from "./helpers";
@@ -164,6 +164,38 @@ describe("limits", () => {
     expect(joined.json.dropped_traits).toBeUndefined();
     expect(joined.json.profile.traits.tier).toBe("gold");
     expect(Object.keys(joined.json.profile.traits)).toHaveLength(500);
+  });
+
+  it("keeps a new key the event joining two profiles brings, though together they hold more than 500", async () => {
+    const [email, loyalty_id] = [`${unique()}@example.com`, unique("L")];
+    const fiveHoursAgo = new Date(Date.now() - 5 * 3_600_000).toISOString();
+    for (const [identifiers, prefix] of [
+      [{ email }, "a"],
+      [{ loyalty_id }, "b"],
+    ] as const) {
+      for (let batch = 0; batch < 3; batch++) {
+        const traits = Object.fromEntries(
+          Array.from({ length: 100 }, (_, i) => [`${prefix}${batch * 100 + i}`, i]),
+        );
+        await call("/v1/events", {
+          key: server,
+          body: visit({ identifiers, traits, timestamp: fiveHoursAgo }),
+        });
+      }
+    }
+    const joined = await call("/v1/events", {
+      key: server,
+      body: visit({ identifiers: { email, loyalty_id }, traits: { tier: "gold" } }),
+    });
+    expect(joined.json.dropped_traits).toBeUndefined();
+    expect(joined.json.profile.traits.tier).toBe("gold");
+    expect(Object.keys(joined.json.profile.traits)).toHaveLength(500);
+    // What the answer showed is what storage holds: the object read afresh agrees.
+    await evictDurableObject(env.PROFILES.getByName(joined.json.profile_id));
+    const again = await call(`/v1/profiles/${joined.json.profile_id}`, { key: ADMIN });
+    expect(Object.keys(again.json.traits).sort()).toEqual(
+      Object.keys(joined.json.profile.traits).sort(),
+    );
   });
 
   it("refuses a body that is not JSON with 415", async () => {

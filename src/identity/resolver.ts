@@ -99,6 +99,8 @@ export class Resolver {
     via: Identifier[] = [],
   ): Promise<{ profileId: string; value: T } | null> {
     let id = profileId;
+    let from: string | null = null;
+    let settled = false;
     for (let hop = 0; hop < MAX_FORWARDS; hop++) {
       const outcome = await fn(this.profile(id), id);
       if (outcome.status === "ok") {
@@ -106,9 +108,19 @@ export class Resolver {
         return { profileId: id, value: outcome.value };
       }
       if (outcome.status === "missing") {
+        // A forward to a profile erased before it took the one forwarding: that one is itself
+        // again once its hand-over is called off, which is done now rather than on its alarm.
+        if (from && !settled) {
+          settled = true;
+          await this.profile(from).settle();
+          id = from;
+          from = null;
+          continue;
+        }
         for (const identifier of via) owners.delete(identifier.hash);
         return null;
       }
+      from = id;
       id = outcome.to;
     }
     throw new Problem(409, "This profile is being merged; retry in a moment");

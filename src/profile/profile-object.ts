@@ -241,6 +241,14 @@ export class ProfileObject extends DurableObject<Env> {
    */
   async erase(): Promise<Outcome<Erased>> {
     await this.#settle();
+    const survivor = this.#mergedInto;
+    const profileId = this.#profileId;
+    if (this.#handoverPending && survivor && profileId) {
+      // Still handing over (its survivor unreachable, or merging on in turn): the loser is erased
+      // here and now, and the erasure goes on to the survivor, which may never take it.
+      await this.#eraseStranded(profileId, survivor);
+      return { status: "forward", to: survivor };
+    }
     const moved = this.#moved();
     if (moved) return moved;
     // Never created: nothing to erase, and no tombstone for an id nobody was given.
@@ -382,6 +390,11 @@ export class ProfileObject extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
+    await this.#settle();
+  }
+
+  /** Finishes a pending hand-over now (see #settle): for a caller that found its survivor gone. */
+  async settle(): Promise<void> {
     await this.#settle();
   }
 
@@ -648,13 +661,17 @@ export class ProfileObject extends DurableObject<Env> {
     known.add(eventId);
   }
 
-  /** New keys of an event past `maxTraitsPerProfile`: left out of the profile, kept in the event. */
+  /**
+   * New keys of an event past `maxTraitsPerProfile`: left out of the profile, kept in the event.
+   * Over the limit (just merged), none: they are the newest, and the trim after them keeps them.
+   */
   #traitsPastLimit(state: Loaded, event: TimelineEvent): Set<string> {
+    const limit = this.#settings.maxTraitsPerProfile;
+    if (state.traitTimes.size > limit) return new Set();
     const fresh = Object.keys(event.traits ?? {}).filter(
       (key) => !Object.hasOwn(state.traits, key),
     );
-    const room = Math.max(0, this.#settings.maxTraitsPerProfile - state.traitTimes.size);
-    return new Set(fresh.slice(room));
+    return new Set(fresh.slice(limit - state.traitTimes.size));
   }
 
   /** Over `limit` keys (only after a merge): the ones updated longest ago go. */
