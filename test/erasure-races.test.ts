@@ -63,16 +63,21 @@ async function beginMerge(survivor: string, loser: string): Promise<Snapshot> {
   return begun.value;
 }
 
+/** The survivor is erased, and only then does the merge's import reach it. */
+async function eraseBeforeImport(survivor: string, snapshot: Snapshot) {
+  expect((await call(`/v1/profiles/${survivor}`, { key: ADMIN, method: "DELETE" })).status).toBe(
+    204,
+  );
+  expect((await profileStub(env, survivor).importMerge(survivor, snapshot, info)).status).toBe(
+    "missing",
+  );
+}
+
 describe("erasure between the steps of a merge", () => {
   it("leaves the loser whole when its survivor is erased before taking it", async () => {
     const { survivor, loser, loserEmail } = await twoPeople();
     const snapshot = await beginMerge(survivor, loser);
-    expect((await call(`/v1/profiles/${survivor}`, { key: ADMIN, method: "DELETE" })).status).toBe(
-      204,
-    );
-    expect((await profileStub(env, survivor).importMerge(survivor, snapshot, info)).status).toBe(
-      "missing",
-    );
+    await eraseBeforeImport(survivor, snapshot);
     // The request that merged stops here; the loser's alarm finds its survivor gone.
     await runDurableObjectAlarm(env.PROFILES.getByName(loser));
     const found = await recognize({ email: loserEmail });
@@ -150,12 +155,7 @@ describe("a loser that is itself again", () => {
       await new Promise((r) => setTimeout(r, 10));
     }
     expect(await ownerOf(loserEmail)).toBe(survivor);
-    expect((await call(`/v1/profiles/${survivor}`, { key: ADMIN, method: "DELETE" })).status).toBe(
-      204,
-    );
-    expect((await profileStub(env, survivor).importMerge(survivor, snapshot, info)).status).toBe(
-      "missing",
-    );
+    await eraseBeforeImport(survivor, snapshot);
     await runDurableObjectAlarm(env.PROFILES.getByName(loser));
     const found = await recognize({ email: loserEmail });
     expect(found.json.profile_id).toBe(loser);
