@@ -146,20 +146,35 @@ describe("an erasure meeting a merge's first step on the same profile", () => {
 });
 
 describe("a loser that is itself again", () => {
-  it("is found by its identifiers again, after lookups during the hand-over pointed them at the survivor", async () => {
+  it("is found by its identifiers again: lookups during the hand-over left them pointing at it", async () => {
     const { survivor, loser, loserEmail } = await twoPeople();
     const snapshot = await beginMerge(survivor, loser);
-    // A lookup follows the loser's forward and points its email at the survivor (in the background).
+    // A lookup follows the loser's forward, but a survivor that has not taken it gets no pointer.
     expect((await recognize({ email: loserEmail })).json.profile_id).toBe(survivor);
-    for (let i = 0; i < 50 && (await ownerOf(loserEmail)) !== survivor; i++) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    expect(await ownerOf(loserEmail)).toBe(survivor);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await ownerOf(loserEmail)).toBe(loser);
     await eraseBeforeImport(survivor, snapshot);
     await runDurableObjectAlarm(env.PROFILES.getByName(loser));
     const found = await recognize({ email: loserEmail });
     expect(found.json.profile_id).toBe(loser);
-    expect(await ownerOf(loserEmail)).toBe(loser);
+  });
+
+  it("is where an event for it lands when the erased profile is further along its forwards", async () => {
+    const { survivor, loser, loserEmail } = await twoPeople();
+    const far = (await twoPeople()).survivor;
+    await beginMerge(survivor, loser);
+    // The survivor merged on, whole, into a profile whose erasure was then cut short.
+    const onward = await beginMerge(far, survivor);
+    expect((await profileStub(env, far).importMerge(far, onward, info)).status).toBe("ok");
+    await profileStub(env, survivor).completeMerge();
+    expect((await profileStub(env, far).erase()).status).toBe("ok");
+    const back = await event(server, {
+      type: "visit",
+      channel: "web",
+      identifiers: { email: loserEmail },
+    });
+    expect(back.json.profile_id).toBe(loser);
+    expect(back.json.profile.traits.first_name).toBe("Lena");
   });
 
   it("never forwards to a survivor that lacks it when a hand-over and its cancelling cross", async () => {
@@ -219,12 +234,14 @@ describe("a loser whose survivor was erased before taking it, met before its ala
     expect(await ownerOf(loserEmail)).toBe(loser);
   });
 
-  it("is erased by its own id even when its hand-over runs on through more merges than one call follows", async () => {
+  it("is erased by its own id, alone, when its hand-over runs on through more merges than one call follows", async () => {
     const { loser, loserEmail } = await twoPeople();
     const chain: string[] = [];
     for (let i = 0; i < 5; i++) chain.push((await twoPeople()).survivor);
     const [first, ...rest] = chain as [string, ...string[]];
     await beginMerge(first, loser);
+    // A lookup through the forward meanwhile.
+    expect((await recognize({ email: loserEmail })).json.profile_id).toBe(first);
     for (const [i, next] of rest.entries()) await beginMerge(next, chain[i] as string);
     expect((await call(`/v1/profiles/${loser}`, { key: ADMIN, method: "DELETE" })).status).toBe(
       204,
@@ -232,7 +249,11 @@ describe("a loser whose survivor was erased before taking it, met before its ala
     for (const id of [loser, ...chain]) await runDurableObjectAlarm(env.PROFILES.getByName(id));
     expect((await call(`/v1/profiles/${loser}`, { key: ADMIN })).status).toBe(404);
     expect((await recognize({ email: loserEmail })).status).toBe(404);
+    expect(await ownerOf(loserEmail)).toBeNull();
     expect(await rowsOf(loser)).toEqual(NO_ROWS);
+    // No profile of the chain had taken the loser: none of them is erased for it.
+    for (const id of chain)
+      expect((await call(`/v1/profiles/${id}`, { key: ADMIN })).status).toBe(200);
   });
 });
 

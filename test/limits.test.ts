@@ -166,7 +166,8 @@ describe("limits", () => {
     expect(Object.keys(joined.json.profile.traits)).toHaveLength(500);
   });
 
-  it("keeps a new key the event joining two profiles brings, though together they hold more than 500", async () => {
+  /** Two people of 300 trait keys each, set five hours ago: joined, they hold 600. */
+  async function twoProfilesOf300() {
     const [email, loyalty_id] = [`${unique()}@example.com`, unique("L")];
     const fiveHoursAgo = new Date(Date.now() - 5 * 3_600_000).toISOString();
     for (const [identifiers, prefix] of [
@@ -183,9 +184,14 @@ describe("limits", () => {
         });
       }
     }
+    return { email, loyalty_id };
+  }
+
+  it("keeps a new key the event joining two profiles brings, though together they hold more than 500", async () => {
+    const identifiers = await twoProfilesOf300();
     const joined = await call("/v1/events", {
       key: server,
-      body: visit({ identifiers: { email, loyalty_id }, traits: { tier: "gold" } }),
+      body: visit({ identifiers, traits: { tier: "gold" } }),
     });
     expect(joined.json.dropped_traits).toBeUndefined();
     expect(joined.json.profile.traits.tier).toBe("gold");
@@ -196,6 +202,21 @@ describe("limits", () => {
     expect(Object.keys(again.json.traits).sort()).toEqual(
       Object.keys(joined.json.profile.traits).sort(),
     );
+  });
+
+  it("names a new key of the joining event that is older than every key it joins, and leaves it out", async () => {
+    const identifiers = await twoProfilesOf300();
+    const joined = await call("/v1/events", {
+      key: server,
+      body: visit({
+        identifiers,
+        traits: { rank: 1 },
+        timestamp: new Date(Date.now() - 6 * 3_600_000).toISOString(),
+      }),
+    });
+    expect(joined.json.dropped_traits).toEqual(["rank"]);
+    expect(Object.hasOwn(joined.json.profile.traits, "rank")).toBe(false);
+    expect(Object.keys(joined.json.profile.traits)).toHaveLength(500);
   });
 
   it("refuses a body that is not JSON with 415", async () => {

@@ -99,28 +99,32 @@ export class Resolver {
     via: Identifier[] = [],
   ): Promise<{ profileId: string; value: T } | null> {
     let id = profileId;
-    let from: string | null = null;
+    const forwarded: string[] = [];
     let settled = false;
+    let pending = false;
     for (let hop = 0; hop < MAX_FORWARDS; hop++) {
       const outcome = await fn(this.profile(id), id);
       if (outcome.status === "ok") {
-        if (id !== profileId) this.#repoint(via, profileId, id);
+        // Not through a hand-over under way: the survivor may never take it (erased meanwhile).
+        if (id !== profileId && !pending) this.#repoint(via, profileId, id);
         return { profileId: id, value: outcome.value };
       }
       if (outcome.status === "missing") {
-        // A forward to a profile erased before it took the one forwarding: that one is itself
-        // again once its hand-over is called off, which is done now rather than on its alarm.
-        if (from && !settled) {
+        // Forwards that end at an erased profile: one of them may be a hand-over that profile
+        // never took, which is called off now (rather than on its alarm); then from the start.
+        if (forwarded.length && !settled) {
           settled = true;
-          await this.profile(from).settle();
-          id = from;
-          from = null;
+          for (const from of forwarded) await this.profile(from).settle();
+          id = profileId;
+          forwarded.length = 0;
+          pending = false;
           continue;
         }
         for (const identifier of via) owners.delete(identifier.hash);
         return null;
       }
-      from = id;
+      forwarded.push(id);
+      pending ||= outcome.pending === true;
       id = outcome.to;
     }
     throw new Problem(409, "This profile is being merged; retry in a moment");

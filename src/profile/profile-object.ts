@@ -10,7 +10,6 @@ import {
   type Offered,
   type Refusal,
 } from "../identity/rules";
-import { shardOf } from "../identity/shards";
 import { type IdentifierType, KEY_TYPES } from "../identity/types";
 import type { JsonText } from "../json-text";
 import type { Conflict, Export, MergeRecord, TimelineEvent, TraitValue } from "../schemas";
@@ -174,7 +173,10 @@ export class ProfileObject extends DurableObject<Env> {
       // event dated ahead (the contract allows 24 h) must not outrank what the person says now.
       const at = Math.min(Date.parse(input.event.timestamp), now);
       this.#applyTraits(input.event, at, dropped);
-      this.#trimTraits(this.#settings.maxTraitsPerProfile);
+      // Just merged, over the cap: the event's own keys compete by time, and lost ones are named.
+      for (const key of this.#trimTraits(this.#settings.maxTraitsPerProfile)) {
+        if (Object.hasOwn(input.event.traits ?? {}, key)) dropped.add(key);
+      }
       if (input.event.type === "consent") this.#applyConsent(input.event, input.source, at);
       this.#recordConflicts([...input.refused, ...admission.refused], eventId, now);
       foldEvent(state.aggregate, foldOf(input.event));
@@ -241,14 +243,9 @@ export class ProfileObject extends DurableObject<Env> {
    */
   async erase(): Promise<Outcome<Erased>> {
     await this.#settle();
-    const survivor = this.#mergedInto;
-    const profileId = this.#profileId;
-    if (this.#handoverPending && survivor && profileId) {
-      // Still handing over (its survivor unreachable, or merging on in turn): the loser is erased
-      // here and now, and the erasure goes on to the survivor, which may never take it.
-      await this.#eraseStranded(profileId, survivor);
-      return { status: "forward", to: survivor };
-    }
+    // Still handing over (its survivor unreachable, or merging on in turn): no survivor holds
+    // this profile yet, so the person asked about is this profile, and it is erased here.
+    if (this.#handoverPending && this.#state) return ok(await this.#forget());
     const moved = this.#moved();
     if (moved) return moved;
     // Never created: nothing to erase, and no tombstone for an id nobody was given.
@@ -446,22 +443,12 @@ export class ProfileObject extends DurableObject<Env> {
    * the erased person, so it is itself again, with everything it held.
    */
   async cancelMerge(survivor: string): Promise<void> {
-    const me = this.#profileId;
-    if (this.#mergedInto !== survivor || !this.#handoverPending || !me) return;
+    if (this.#mergedInto !== survivor || !this.#handoverPending) return;
     this.#sql`DELETE FROM meta WHERE key IN ('merged_into', 'handover')`;
     this.#mergedInto = null;
     this.#handoverPending = false;
     this.#views.clear();
     await this.ctx.storage.deleteAlarm();
-    // Lookups that followed the forward meanwhile pointed this profile's identifiers at the
-    // survivor (path compression): they lead here again, unless another profile holds one now.
-    const verified = [...(this.#state?.identifierHashes ?? [])].filter(([, id]) => id.verified);
-    await Promise.all(
-      verified.map(async ([hash]) => {
-        const shard = this.env.IDENTITIES.getByName(shardOf(hash));
-        if ((await shard.repoint(hash, survivor, me)) === null) await shard.claim(hash, me);
-      }),
-    );
   }
 
   /**
@@ -547,7 +534,11 @@ export class ProfileObject extends DurableObject<Env> {
 
   #moved(): Outcome<never> | null {
     if (this.#erased()) return MISSING;
-    return this.#mergedInto ? { status: "forward", to: this.#mergedInto } : null;
+    if (!this.#mergedInto) return null;
+    const to = this.#mergedInto;
+    return this.#handoverPending
+      ? { status: "forward", to, pending: true }
+      : { status: "forward", to };
   }
 
   #erased(): boolean {
@@ -663,7 +654,7 @@ export class ProfileObject extends DurableObject<Env> {
 
   /**
    * New keys of an event past `maxTraitsPerProfile`: left out of the profile, kept in the event.
-   * Over the limit (just merged), none: they are the newest, and the trim after them keeps them.
+   * Over the limit (just merged), none here: the trim after the event decides, by time.
    */
   #traitsPastLimit(state: Loaded, event: TimelineEvent): Set<string> {
     const limit = this.#settings.maxTraitsPerProfile;
@@ -674,16 +665,18 @@ export class ProfileObject extends DurableObject<Env> {
     return new Set(fresh.slice(limit - state.traitTimes.size));
   }
 
-  /** Over `limit` keys (only after a merge): the ones updated longest ago go. */
-  #trimTraits(limit: number): void {
+  /** Over `limit` keys (only after a merge): the ones updated longest ago go. Answers them. */
+  #trimTraits(limit: number): string[] {
     const state = this.#state;
-    if (!state || state.traitTimes.size <= limit) return;
-    for (const { key } of this.#sql<{ key: string }>`DELETE FROM traits WHERE key IN
+    if (!state || state.traitTimes.size <= limit) return [];
+    const gone = this.#sql<{ key: string }>`DELETE FROM traits WHERE key IN
         (SELECT key FROM traits ORDER BY updated_at DESC, key LIMIT -1 OFFSET ${limit})
-        RETURNING key`) {
+        RETURNING key`.map((row) => row.key);
+    for (const key of gone) {
       delete state.traits[key];
       state.traitTimes.delete(key);
     }
+    return gone;
   }
 
   #applyTraits(event: TimelineEvent, at: number, dropped: Set<string>): void {

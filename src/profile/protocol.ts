@@ -7,10 +7,13 @@ import type { Aggregate } from "./computed";
 import type { ProfileObject } from "./profile-object";
 import type { ViewKind } from "./views";
 
-/** A merged-away profile forwards; an erased or never-created one is missing. */
+/**
+ * A merged-away profile forwards (`pending` while the survivor has not imported it yet); an
+ * erased or never-created one is missing.
+ */
 export type Outcome<T> =
   | { status: "ok"; value: T }
-  | { status: "forward"; to: string }
+  | { status: "forward"; to: string; pending?: true }
   | { status: "missing" };
 
 export interface OfferedIdentifier extends Offered {
