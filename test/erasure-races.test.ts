@@ -63,6 +63,17 @@ async function beginMerge(survivor: string, loser: string): Promise<Snapshot> {
   return begun.value;
 }
 
+/** A visit naming the loser's email is recorded on the loser, with its history. */
+async function expectVisitLandsOn(loser: string, loserEmail: string) {
+  const back = await event(server, {
+    type: "visit",
+    channel: "web",
+    identifiers: { email: loserEmail },
+  });
+  expect(back.json.profile_id).toBe(loser);
+  expect(back.json.profile.traits.first_name).toBe("Lena");
+}
+
 /** The survivor is erased, and only then does the merge's import reach it. */
 async function eraseBeforeImport(survivor: string, snapshot: Snapshot) {
   expect((await call(`/v1/profiles/${survivor}`, { key: ADMIN, method: "DELETE" })).status).toBe(
@@ -168,13 +179,7 @@ describe("a loser that is itself again", () => {
     expect((await profileStub(env, far).importMerge(far, onward, info)).status).toBe("ok");
     await profileStub(env, survivor).completeMerge();
     expect((await profileStub(env, far).erase()).status).toBe("ok");
-    const back = await event(server, {
-      type: "visit",
-      channel: "web",
-      identifiers: { email: loserEmail },
-    });
-    expect(back.json.profile_id).toBe(loser);
-    expect(back.json.profile.traits.first_name).toBe("Lena");
+    await expectVisitLandsOn(loser, loserEmail);
   });
 
   it("never forwards to a survivor that lacks it when a hand-over and its cancelling cross", async () => {
@@ -224,13 +229,7 @@ describe("a loser whose survivor was erased before taking it, met before its ala
     expect((await call(`/v1/profiles/${survivor}`, { key: ADMIN, method: "DELETE" })).status).toBe(
       204,
     );
-    const back = await event(server, {
-      type: "visit",
-      channel: "web",
-      identifiers: { email: loserEmail },
-    });
-    expect(back.json.profile_id).toBe(loser);
-    expect(back.json.profile.traits.first_name).toBe("Lena");
+    await expectVisitLandsOn(loser, loserEmail);
     expect(await ownerOf(loserEmail)).toBe(loser);
   });
 
