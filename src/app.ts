@@ -4,7 +4,7 @@ import { createMiddleware } from "hono/factory";
 import { browserCors } from "./auth/cors";
 import { onError, Problem } from "./errors";
 import { router } from "./http";
-import { parseJson } from "./json-text";
+import { jsonNodes, parseJson, pathOf } from "./json-text";
 import { adminKeys } from "./routes/admin-keys";
 import { events } from "./routes/events";
 import { me } from "./routes/me";
@@ -24,30 +24,10 @@ function isJson(type: string): boolean {
   return JSON_TYPE.test(type) && (charset === undefined || /^utf-?8$/i.test(charset));
 }
 
-interface KeyPath {
-  key: string;
-  parent: KeyPath | null;
-}
-/** A key's dotted path from the root; iterative, as deep bodies are what it must survive. */
-function pathOf(at: KeyPath): string {
-  const keys: string[] = [];
-  for (let node: KeyPath | null = at; node; node = node.parent) keys.push(node.key);
-  return keys.reverse().join(".");
-}
-
-/** Paths of every `"__proto__"` key in parsed JSON; iterative, linear in the body's size. */
+/** Paths of every `"__proto__"` key in parsed JSON. */
 function protoKeyPaths(value: unknown): string[] {
   const found: string[] = [];
-  const pending: [unknown, KeyPath | null][] = [[value, null]];
-  for (let next = pending.pop(); next; next = pending.pop()) {
-    const [item, at] = next;
-    if (item === null || typeof item !== "object") continue;
-    for (const [key, child] of Object.entries(item)) {
-      const here = { key, parent: at };
-      if (key === "__proto__") found.push(pathOf(here));
-      pending.push([child, here]);
-    }
-  }
+  for (const node of jsonNodes(value)) if (node.key === "__proto__") found.push(pathOf(node));
   return found.sort();
 }
 

@@ -34,3 +34,33 @@ export function parseJson(text: string): unknown {
     return undefined;
   }
 }
+
+/** A value inside parsed JSON, with the key it sits under and the node that holds it. */
+export interface JsonNode {
+  value: unknown;
+  key: string | null;
+  depth: number;
+  parent: JsonNode | null;
+}
+
+/**
+ * Every value in parsed JSON, the root first, each before what it holds. Iterative, so no depth
+ * breaks it; lazy, so a caller that stops (a fault found) reads no further.
+ */
+export function* jsonNodes(root: unknown): Generator<JsonNode> {
+  const pending: JsonNode[] = [{ value: root, key: null, depth: 0, parent: null }];
+  for (let node = pending.pop(); node; node = pending.pop()) {
+    yield node;
+    if (node.value === null || typeof node.value !== "object") continue;
+    for (const [key, value] of Object.entries(node.value)) {
+      pending.push({ value, key, depth: node.depth + 1, parent: node });
+    }
+  }
+}
+
+/** A node's dotted path from the root. */
+export function pathOf(node: JsonNode): string {
+  const keys: string[] = [];
+  for (let at: JsonNode | null = node; at && at.key !== null; at = at.parent) keys.push(at.key);
+  return keys.reverse().join(".");
+}

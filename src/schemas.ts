@@ -1,5 +1,6 @@
 // Zod schemas: they validate requests, give the TypeScript types and generate the OpenAPI document.
 import { z } from "@hono/zod-openapi";
+import { jsonNodes } from "./json-text";
 
 export const MAX_BATCH = 100;
 export const MAX_TRAIT_KEYS = 100;
@@ -23,17 +24,12 @@ const text = (max: number) => z.string().min(1).max(max).refine(wellFormed, WELL
  * key that is not valid Unicode, a number JSON cannot carry back. Iterative, so no depth breaks it.
  */
 export function openJsonFault(value: unknown): string | null {
-  const pending: [unknown, number][] = [[value, 0]];
-  for (let next = pending.pop(); next; next = pending.pop()) {
-    const [item, depth] = next;
+  for (const { value: item, key, depth } of jsonNodes(value)) {
+    if (key !== null && !wellFormed(key)) return WELL_FORMED.message;
     if (typeof item === "string" && !wellFormed(item)) return WELL_FORMED.message;
     if (typeof item === "number" && !Number.isFinite(item)) return "Not a finite number";
-    if (item === null || typeof item !== "object") continue;
-    if (depth >= MAX_PROPERTIES_DEPTH) return `Nested more than ${MAX_PROPERTIES_DEPTH} levels`;
-    for (const [key, child] of Object.entries(item)) {
-      if (!wellFormed(key)) return WELL_FORMED.message;
-      pending.push([child, depth + 1]);
-    }
+    if (item !== null && typeof item === "object" && depth >= MAX_PROPERTIES_DEPTH)
+      return `Nested more than ${MAX_PROPERTIES_DEPTH} levels`;
   }
   return null;
 }
