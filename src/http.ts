@@ -32,7 +32,6 @@ const descriptions: Record<number, string> = {
   429: "Rate limited; see Retry-After",
 };
 
-/** OpenAPI entries for the problem responses a route can give. */
 const RETRY_AFTER = {
   "Retry-After": {
     description: "Seconds until the limit lets requests through again",
@@ -40,6 +39,7 @@ const RETRY_AFTER = {
   },
 };
 
+/** OpenAPI entries for the problem responses a route can give. */
 export function problems(...statuses: (keyof typeof descriptions)[]) {
   return Object.fromEntries(
     statuses.map((status) => [

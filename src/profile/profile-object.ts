@@ -103,7 +103,7 @@ export class ProfileObject extends DurableObject<Env> {
     // Claimed a moment ago by a request still on its way: created now, so the age the rules rank
     // it by is the same for every planner from the first that looks. Counted as youngest until
     // created, two planners could pick opposite survivors and merge two people into each other.
-    this.#state ?? this.#create(profileId);
+    if (!this.#state) this.#create(profileId);
     return ok(this.#holdings(profileId));
   }
 
@@ -245,8 +245,7 @@ export class ProfileObject extends DurableObject<Env> {
     await this.#settle();
     // Still handing over (its survivor unreachable, or merging on in turn): no survivor holds
     // this profile yet, so the person asked about is this profile, and it is erased here.
-    if (this.#handoverPending && this.#state) return ok(await this.#forget());
-    const moved = this.#moved();
+    const moved = this.#handoverPending ? null : this.#moved();
     if (moved) return moved;
     // Never created: nothing to erase, and no tombstone for an id nobody was given.
     if (!this.#state) return MISSING;
