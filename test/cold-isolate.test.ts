@@ -5,7 +5,7 @@ import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { hashIdentifier } from "../src/identity/hash";
 import { forgetOwners } from "../src/identity/resolver";
 import { shardOf } from "../src/identity/shards";
-import { ADMIN, call, createKey, event, unique } from "./helpers";
+import { ADMIN, call, createKey, event, identify, unique } from "./helpers";
 
 let server: string;
 beforeAll(async () => {
@@ -59,18 +59,10 @@ describe("an isolate that knows nobody", () => {
 
   it("keeps two people apart: a new user_id with a known person's email gets its own profile", async () => {
     const email = `${unique()}@example.com`;
-    const first = await event(server, {
-      type: "identify",
-      channel: "app",
-      identifiers: { user_id: unique("u"), email },
-    });
+    const first = await identify(server, { user_id: unique("u"), email });
     const profileId = first.json.profile_id;
     forgetOwners();
-    const second = await event(server, {
-      type: "identify",
-      channel: "app",
-      identifiers: { user_id: unique("u"), email },
-    });
+    const second = await identify(server, { user_id: unique("u"), email });
     expect(second.status, second.text).toBe(200);
     expect(second.json.profile_id).not.toBe(profileId);
     expect(second.json.profile.identifiers.email ?? []).toEqual([]);

@@ -55,3 +55,13 @@ export async function createKey(
 export async function event(key: string, body: Record<string, unknown>) {
   return call("/v1/events", { key, body: { id: unique("evt"), ...body } });
 }
+
+/** An identify event: `key` says these identifiers are one person, seen on `channel`. */
+export function identify(
+  key: string,
+  identifiers: Record<string, string>,
+  channel = "app",
+  id = unique("evt"),
+) {
+  return event(key, { id, type: "identify", channel, identifiers });
+}

@@ -7,7 +7,7 @@ import { hashIdentifier } from "../src/identity/hash";
 import { forgetOwners, newProfileId } from "../src/identity/resolver";
 import { chooseSurvivor } from "../src/identity/rules";
 import { profileStub } from "../src/profile/protocol";
-import { ADMIN, call, createKey, event, unique } from "./helpers";
+import { ADMIN, call, createKey, event, identify, unique } from "./helpers";
 
 let server: string;
 beforeAll(async () => {
@@ -26,9 +26,6 @@ const cardholder = (email: string) =>
     channel: "store",
     identifiers: { email, loyalty_id: unique("L") },
   });
-
-const identify = (channel: string, identifiers: Record<string, string>, id = unique()) =>
-  event(server, { id, type: "identify", channel, identifiers });
 
 describe("merging profiles", () => {
   it("collapses three profiles into one that holds every event once", async () => {
@@ -92,11 +89,7 @@ describe("merging profiles", () => {
 
   it("never merges two profiles with different user_ids, and shows the conflict", async () => {
     const email = `${unique()}@example.com`;
-    const jane = await event(server, {
-      type: "identify",
-      channel: "app",
-      identifiers: { user_id: unique("u"), email },
-    });
+    const jane = await identify(server, { user_id: unique("u"), email });
     const other = unique("u");
     const res = await event(server, {
       type: "identify",
@@ -366,8 +359,8 @@ describe("merging profiles", () => {
       await event(server, { type: "visit", channel: "store", identifiers: { phone } });
       // Both want the phone's profile: one merges it into the oldest, the other into x.
       await Promise.all([
-        identify("app", { email, phone }),
-        identify("web", { phone, anonymous_id: anonymousId }),
+        identify(server, { email, phone }, "app"),
+        identify(server, { phone, anonymous_id: anonymousId }, "web"),
       ]);
       for (const id of [oldest.json.profile_id, x.json.profile_id]) {
         const profile = (await call(`/v1/profiles/${id}`, { key: ADMIN })).json;
@@ -399,8 +392,8 @@ describe("merging profiles", () => {
       // One request joins the two through email and phone; the other gives the phone's profile
       // a user_id of its own meanwhile.
       await Promise.all([
-        identify("store", { email, phone }),
-        identify("app", { phone, user_id: unique("u2") }),
+        identify(server, { email, phone }, "store"),
+        identify(server, { phone, user_id: unique("u2") }, "app"),
       ]);
       const found = await call("/v1/recognize", {
         key: ADMIN,
@@ -430,8 +423,8 @@ describe("merging profiles", () => {
       // the other gives the email's profile a user_id of its own meanwhile.
       const second = unique("u2");
       const requests = [
-        () => identify("store", { email, phone }),
-        () => identify("web", { email, user_id: second }),
+        () => identify(server, { email, phone }, "store"),
+        () => identify(server, { email, user_id: second }, "web"),
       ];
       if (round % 2) requests.reverse();
       await Promise.all(requests.map((send) => send()));
@@ -459,11 +452,11 @@ describe("merging profiles", () => {
     const reserved = await stub.reserveMerge(survivor, "pr_loser", { user_id: planned.hash });
     expect(reserved.status).toBe("ok");
     // While the merge is under way, another user_id cannot join the survivor.
-    const during = await identify("web", { email, user_id: unique("u2") });
+    const during = await identify(server, { email, user_id: unique("u2") }, "web");
     expect(during.json.profile_id).not.toBe(survivor);
     await stub.releaseMerge("pr_loser");
     const third = unique("u3");
-    const after = await identify("web", { email, user_id: third });
+    const after = await identify(server, { email, user_id: third }, "web");
     expect(after.json.profile_id).toBe(survivor);
     const full = await call(`/v1/profiles/${survivor}`, { key: ADMIN });
     expect(full.json.identifiers.user_id).toEqual([third]);
@@ -478,8 +471,8 @@ describe("merging profiles", () => {
       // Two people, each said to be the same new user_id: only one of them can hold it.
       const [idA, idB] = [unique("ea"), unique("eb")];
       await Promise.all([
-        identify("app", { email: e1, user_id: userId }, idA),
-        identify("app", { email: e2, user_id: userId }, idB),
+        identify(server, { email: e1, user_id: userId }, "app", idA),
+        identify(server, { email: e2, user_id: userId }, "app", idB),
       ]);
       const holders = new Map<string, string[]>();
       for (const id of [a.json.profile_id, b.json.profile_id]) {

@@ -6,7 +6,7 @@ import { env } from "cloudflare:workers";
 import { importJWK, SignJWT } from "jose";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { PERSONAL_TABLES } from "../src/profile/schema";
-import { ADMIN, call, createKey, event, unique } from "./helpers";
+import { ADMIN, call, createKey, event, identify, unique } from "./helpers";
 
 const ORIGIN = "https://shop.example";
 const bindings = env as unknown as Record<string, string>;
@@ -468,14 +468,9 @@ describe("consent, export and erasure", () => {
 
   it("exports the conflicts the full view shows", async () => {
     const email = `${unique()}@example.com`;
-    const identify = () =>
-      event(server, {
-        type: "identify",
-        channel: "app",
-        identifiers: { user_id: unique("u"), email },
-      });
-    await identify();
-    const id = (await identify()).json.profile_id as string;
+    const identifyNew = () => identify(server, { user_id: unique("u"), email });
+    await identifyNew();
+    const id = (await identifyNew()).json.profile_id as string;
     const full = await call(`/v1/profiles/${id}`, { key: ADMIN });
     expect(full.json.conflicts.length).toBeGreaterThan(0);
     const exported = await call(`/v1/profiles/${id}/export`, { key: ADMIN });
@@ -485,11 +480,7 @@ describe("consent, export and erasure", () => {
 
   it("exports a person's conflicts to them without the other profile that keeps the identifier", async () => {
     const email = `${unique()}@example.com`;
-    const other = await event(server, {
-      type: "identify",
-      channel: "app",
-      identifiers: { user_id: unique("u"), email },
-    });
+    const other = await identify(server, { user_id: unique("u"), email });
     const userId = unique("u");
     const login = await call("/v1/sessions", { key: await idpToken(userId), body: {} });
     // The same email, said of this customer too: it stays with the other person.
