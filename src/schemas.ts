@@ -14,10 +14,11 @@ export const MAX_AMOUNT = 1e12;
 // and the identifier hash would turn it into U+FFFD and two different values into one.
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 export const wellFormed = (value: string) => !LONE_SURROGATE.test(value);
-const WELL_FORMED = { message: "Not valid Unicode (a lone surrogate)" };
+const NOT_WELL_FORMED = "Not valid Unicode (a lone surrogate)";
 
 /** A client's string of 1 to `max` characters, well-formed Unicode. */
-const text = (max: number) => z.string().min(1).max(max).refine(wellFormed, WELL_FORMED);
+const text = (max: number) =>
+  z.string().min(1).max(max).refine(wellFormed, { message: NOT_WELL_FORMED });
 
 /**
  * What is wrong with open JSON a client nests in `properties`, if anything: too deep, a string or
@@ -25,8 +26,8 @@ const text = (max: number) => z.string().min(1).max(max).refine(wellFormed, WELL
  */
 export function openJsonFault(value: unknown): string | null {
   for (const { value: item, key, depth } of jsonNodes(value)) {
-    if (key !== null && !wellFormed(key)) return WELL_FORMED.message;
-    if (typeof item === "string" && !wellFormed(item)) return WELL_FORMED.message;
+    if (key !== null && !wellFormed(key)) return NOT_WELL_FORMED;
+    if (typeof item === "string" && !wellFormed(item)) return NOT_WELL_FORMED;
     if (typeof item === "number" && !Number.isFinite(item)) return "Not a finite number";
     if (item !== null && typeof item === "object" && depth >= MAX_PROPERTIES_DEPTH)
       return `Nested more than ${MAX_PROPERTIES_DEPTH} levels`;
@@ -59,7 +60,7 @@ export const IdentifiersSchema = z
 export type IdentifiersInput = z.infer<typeof IdentifiersSchema>;
 
 export const TraitValueSchema = z.union([
-  z.string().max(2048).refine(wellFormed, WELL_FORMED),
+  z.string().max(2048).refine(wellFormed, { message: NOT_WELL_FORMED }),
   z.number(),
   z.boolean(),
   z.null(),

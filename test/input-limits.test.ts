@@ -165,6 +165,57 @@ describe("bad input at the edges", () => {
     expect(first.json.errors[0].path).toBe("id");
     expect((await fullView(email)).status).toBe(404);
   });
+
+  it("refuses a lone surrogate anywhere else an event carries text, naming where", async () => {
+    const email = `${unique()}@example.com`;
+    const lone = '"x\\ud800"';
+    const cases: [string, string][] = [
+      [`"traits":{"first_name":${lone}}`, "traits"],
+      [`"store_id":${lone}`, "store_id"],
+      [`"properties":{"note":${lone}}`, "properties"],
+      [`"properties":{${lone}:1}`, "properties"],
+    ];
+    for (const [field, path] of cases) {
+      const res = await post(
+        server,
+        `{"id":"${unique()}","type":"visit","channel":"web","identifiers":{"email":"${email}"},${field}}`,
+      );
+      expect(res.status, field).toBe(400);
+      expect(res.json.errors[0].path, field).toMatch(new RegExp(`^${path}`));
+    }
+    const track = await post(
+      server,
+      `{"id":"${unique()}","type":"track","name":${lone},"channel":"web","identifiers":{"email":"${email}"}}`,
+    );
+    expect(track.status).toBe(400);
+    expect(track.json.errors[0].path).toBe("name");
+    expect((await fullView(email)).status).toBe(404);
+  });
+
+  it("refuses an item price over 10^12 and a number JSON cannot carry back", async () => {
+    const email = `${unique()}@example.com`;
+    const price = await event(server, {
+      type: "purchase",
+      channel: "web",
+      identifiers: { email },
+      properties: {
+        order_id: unique("o"),
+        total: 1,
+        currency: "USD",
+        items: [{ sku: "s", price: 1e13 }],
+      },
+    });
+    expect(price.status).toBe(400);
+    expect(price.json.errors[0].path).toBe("properties.items.0.price");
+    // 1e999 parses to Infinity, which JSON writes back as null.
+    const huge = await post(
+      server,
+      `{"id":"${unique()}","type":"visit","channel":"web","identifiers":{"email":"${email}"},"properties":{"n":1e999}}`,
+    );
+    expect(huge.status).toBe(400);
+    expect(huge.json.errors[0].path).toMatch(/^properties/);
+    expect((await fullView(email)).status).toBe(404);
+  });
 });
 
 describe("keys named like Object.prototype's", () => {
@@ -180,6 +231,16 @@ describe("keys named like Object.prototype's", () => {
       "properties.__proto__",
       "traits.__proto__",
     ]);
+    expect((await fullView(email)).status).toBe(404);
+  });
+
+  it("refuses a whole batch holding the key, recording none of it", async () => {
+    const email = `${unique()}@example.com`;
+    const good = `{"id":"${unique()}","type":"visit","channel":"web","identifiers":{"email":"${email}"}}`;
+    const bad = `{"id":"${unique()}","type":"visit","channel":"web","identifiers":{"email":"${email}"},"properties":{"__proto__":1}}`;
+    const res = await post(server, `{"batch":[${good},${bad}]}`);
+    expect(res.status).toBe(400);
+    expect(res.json.errors[0].path).toBe("batch.1.properties.__proto__");
     expect((await fullView(email)).status).toBe(404);
   });
 

@@ -405,6 +405,8 @@ describe("merging profiles", () => {
     expect(joined).toEqual([]);
   });
 
+  // Over HTTP this reaches the survivor's check as the merge starts (reserveMerge); the window
+  // between that check and the import is driven by hand in "keeps a survivor's reserved key…".
   it("never joins two user_ids when one reaches the survivor while a merge into it is under way", async () => {
     const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
     const joined: unknown[] = [];
