@@ -20,6 +20,10 @@ const NOT_WELL_FORMED = "Not valid Unicode (a lone surrogate)";
 const text = (max: number) =>
   z.string().min(1).max(max).refine(wellFormed, { message: NOT_WELL_FORMED });
 
+/** An id or name a client chooses: `text` with something in it besides spaces. */
+const label = (max: number) =>
+  text(max).refine((value) => value.trim() !== "", { message: "Blank" });
+
 /**
  * What is wrong with open JSON a client nests in `properties`, if anything: too deep, a string or
  * key that is not valid Unicode, a number JSON cannot carry back. Iterative, so no depth breaks it.
@@ -68,7 +72,7 @@ export const TraitValueSchema = z.union([
 export type TraitValue = z.infer<typeof TraitValueSchema>;
 
 export const TraitsSchema = z
-  .record(text(128), TraitValueSchema)
+  .record(label(128), TraitValueSchema)
   .refine((traits) => Object.keys(traits).length <= MAX_TRAIT_KEYS, {
     message: `At most ${MAX_TRAIT_KEYS} trait keys`,
   })
@@ -82,12 +86,12 @@ const timestamp = z.iso
   });
 
 const base = {
-  id: text(128).openapi({ description: "Client-chosen unique id: the idempotency key" }),
+  id: label(128).openapi({ description: "Client-chosen unique id: the idempotency key" }),
   channel: ChannelSchema.optional().openapi({
     description:
       "Required for admin and server keys; pos keys default to store, kiosk keys to kiosk",
   }),
-  store_id: text(128).optional(),
+  store_id: label(128).optional(),
   timestamp: timestamp.optional().openapi({ description: "ISO-8601; default now" }),
   identifiers: IdentifiersSchema.default({}),
   traits: TraitsSchema.optional(),
@@ -165,7 +169,7 @@ export const EventSchema = z
     z.strictObject({
       ...base,
       type: z.literal("track"),
-      name: text(128),
+      name: label(128),
       properties: looseProperties.optional(),
     }),
   ])
@@ -435,8 +439,8 @@ export const ROLES = ["admin", "server", "pos", "kiosk", "web"] as const;
 export const CreateKeySchema = z
   .strictObject({
     role: z.enum(ROLES),
-    name: z.string().min(1).max(128),
-    store_id: z.string().min(1).max(128).optional(),
+    name: label(128),
+    store_id: label(128).optional(),
     // http(s) only: any other scheme's origin is "null", which every sandboxed page can send.
     origins: z
       .array(z.url({ protocol: /^https?$/, error: "An http or https origin" }).max(512))

@@ -3,7 +3,7 @@
 import { evictDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { call, createKey, event, unique } from "./helpers";
+import { ADMIN, call, createKey, event, unique } from "./helpers";
 
 let server: string;
 beforeAll(async () => {
@@ -190,6 +190,29 @@ describe("bad input at the edges", () => {
     expect(track.status).toBe(400);
     expect(track.json.errors[0].path).toBe("name");
     expect((await fullView(email)).status).toBe(404);
+  });
+
+  it("refuses blank ids and names: an idempotency key, store, trait or track name of spaces", async () => {
+    const email = `${unique()}@example.com`;
+    const visit = { type: "visit", channel: "web", identifiers: { email } };
+    const cases: [Record<string, unknown>, string][] = [
+      [{ ...visit, id: "   " }, "id"],
+      [{ ...visit, id: unique(), store_id: " " }, "store_id"],
+      [{ ...visit, id: unique(), traits: { "  ": "x" } }, "traits"],
+      [{ ...visit, id: unique(), type: "track", name: "\t " }, "name"],
+    ];
+    for (const [body, path] of cases) {
+      const res = await call("/v1/events", { key: server, body });
+      expect(res.status, path).toBe(400);
+      expect(res.json.errors[0].path, path).toMatch(new RegExp(`^${path}`));
+    }
+    expect((await fullView(email)).status).toBe(404);
+    const key = await call("/v1/admin/keys", {
+      key: ADMIN,
+      body: { role: "pos", name: "till", store_id: "  " },
+    });
+    expect(key.status).toBe(400);
+    expect(key.json.errors[0].path).toBe("store_id");
   });
 
   it("refuses an item price over 10^12 and a number JSON cannot carry back", async () => {

@@ -201,6 +201,24 @@ describe("attacks on credentials", () => {
     }
   });
 
+  it("reads a token's sub as the user_id events name: trimmed, never blank or a lone surrogate", async () => {
+    const userId = unique("user");
+    await event(server, {
+      type: "identify",
+      channel: "app",
+      identifiers: { user_id: `  ${userId} ` },
+      traits: { first_name: "Tess" },
+    });
+    const me = await call("/v1/me", { key: await idpToken(`${userId} `) });
+    expect(me.status, me.text).toBe(200);
+    expect(me.json.first_name).toBe("Tess");
+    for (const sub of ["   ", "u\ud800"]) {
+      const res = await call("/v1/me", { key: await idpToken(sub) });
+      expect(res.status, JSON.stringify(sub)).toBe(401);
+      expect(res.text).toMatch(/sub/);
+    }
+  });
+
   it("keeps a device token to its own device, its own profile and its own routes", async () => {
     const victimEmail = `${unique("victim")}@example.com`;
     const victim = await event(server, {

@@ -12,6 +12,7 @@ import {
 } from "jose";
 import { z } from "zod";
 import { Problem } from "../errors";
+import { wellFormed } from "../schemas";
 
 /** Issuer of every token this service signs; an identity provider must never use it. */
 export const SERVICE_ISSUER = "recognition-edge";
@@ -46,6 +47,13 @@ const CLOCK_TOLERANCE_SECONDS = 30;
 const CACHE_LIMIT = 8;
 
 const identifier = z.string().min(1).max(256);
+// A brand's user_id as its events name it: trimmed and well-formed, as identifiers are normalised.
+const subject = z
+  .string()
+  .trim()
+  .min(1)
+  .max(256)
+  .refine(wellFormed, { message: "Not valid Unicode" });
 
 // A signature check costs more than the rest of a request: a token verified once is trusted,
 // per verifying setup, for a minute or until its own expiry if that is sooner, then verified
@@ -95,11 +103,15 @@ export async function verifyIdentityToken(
   } catch (cause) {
     throw refusal(cause);
   }
-  const sub = identifier.safeParse(payload.sub);
+  const sub = subject.safeParse(payload.sub);
   if (!sub.success) {
-    throw new Problem(401, 'The token\'s "sub" claim must be a string of 1 to 256 characters', {
-      cause: sub.error,
-    });
+    throw new Problem(
+      401,
+      'The token\'s "sub" claim must be a non-blank string of 1 to 256 characters',
+      {
+        cause: sub.error,
+      },
+    );
   }
   const result = { userId: sub.data };
   trust(scope, token, result, payload.exp);
