@@ -22,6 +22,8 @@ export interface KeyTable {
 let cached: { table: KeyTable; fetchedAt: number } | null = null;
 /** When this isolate's refresh started; null while none is in flight. */
 let refreshStarted: number | null = null;
+/** Counts this isolate's own changes: a read sent before one never replaces what follows it. */
+let generation = 0;
 
 function index(snapshot: ConfigSnapshot): KeyTable {
   const grants = Object.entries(snapshot.keys);
@@ -34,9 +36,18 @@ function index(snapshot: ConfigSnapshot): KeyTable {
 }
 
 async function refresh(env: Env): Promise<KeyTable> {
-  const fresh = await env.CONFIG.getByName(CONFIG_OBJECT).snapshot(cached?.table.version ?? 0);
-  const table = fresh ? index(fresh) : (cached?.table ?? index({ version: 0, keys: {} }));
-  cached = { table, fetchedAt: Date.now() };
+  // A copy is as old as the moment it was asked for, not the moment the answer arrived.
+  const sentAt = Date.now();
+  const asked = cached;
+  const sentGeneration = generation;
+  const fresh = await env.CONFIG.getByName(CONFIG_OBJECT).snapshot(asked?.table.version ?? 0);
+  const table = fresh ? index(fresh) : (asked?.table ?? index({ version: 0, keys: {} }));
+  // An answer overtaken by a newer copy, or by this isolate's own change, is not kept: it could
+  // hold a key revoked since.
+  const newest = !cached || (cached.fetchedAt <= sentAt && cached.table.version <= table.version);
+  if (sentGeneration === generation && newest) {
+    cached = { table, fetchedAt: sentAt };
+  }
   return table;
 }
 
@@ -72,6 +83,7 @@ export function keyTable(env: Env): Promise<KeyTable> | KeyTable {
 
 /** After a change made in this isolate, read it back at once. */
 export function invalidateConfig(): void {
+  generation += 1;
   cached = null;
   refreshStarted = null;
 }
