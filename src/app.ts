@@ -57,9 +57,11 @@ const jsonBody = createMiddleware(async function jsonBody(c, next) {
 
 export function buildApp() {
   const app = router();
-  app.use(
+  app.use("/v1/*", browserCors);
+  // Only these methods take a body; a GET's or a DELETE's is ignored, as HTTP leaves it meaningless.
+  app.on(
+    ["POST", "PUT"],
     "/v1/*",
-    browserCors,
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
       onError: () => {

@@ -49,6 +49,41 @@ describe("credentials", () => {
     expect((await call("/docs")).status).toBe(200);
   });
 
+  it("lists in the OpenAPI document the statuses routes answer, and ignores a DELETE's body", async () => {
+    const doc = (await call("/v1/openapi.json")).json;
+    const revoke = await call(`/v1/admin/keys/${"k".repeat(65)}`, { key: ADMIN, method: "DELETE" });
+    expect(revoke.status).toBe(400);
+    expect(doc.paths["/v1/admin/keys/{id}"].delete.responses).toHaveProperty("400");
+    // Merges under way answer 409 on every route that reaches a profile.
+    for (const [path, method] of [
+      ["/v1/recognize", "post"],
+      ["/v1/profiles/{profile_id}", "get"],
+      ["/v1/profiles/{profile_id}", "delete"],
+      ["/v1/profiles/{profile_id}/timeline", "get"],
+      ["/v1/me", "get"],
+      ["/v1/sessions", "post"],
+    ] as const) {
+      expect(doc.paths[path][method].responses, `${method} ${path}`).toHaveProperty("409");
+    }
+    const erase = await call(`/v1/profiles/pr_${"0".repeat(32)}`, {
+      key: ADMIN,
+      method: "DELETE",
+      headers: { "content-type": "text/plain" },
+      body: "x",
+    });
+    expect(erase.status, erase.text).toBe(404);
+  });
+
+  it("refuses a key's name or store that is not well-formed Unicode", async () => {
+    for (const body of [
+      '{"role":"pos","name":"till","store_id":"s\\ud800"}',
+      '{"role":"server","name":"back \\udc00end"}',
+    ]) {
+      const res = await call("/v1/admin/keys", { key: ADMIN, body });
+      expect(res.status, body).toBe(400);
+    }
+  });
+
   it("creates a key whose secret is shown once and stored only as a hash", async () => {
     const created = await call("/v1/admin/keys", {
       key: ADMIN,

@@ -487,23 +487,26 @@ describe("merging profiles", () => {
     expect(doubled).toEqual([]);
   });
 
-  it("finds a person by an identifier of a profile merged away ten merges ago", async () => {
+  it("finds a person by an identifier or the id of a profile merged away nine merges ago, and erases them by it", async () => {
     const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
     const n = 10;
     const emails = Array.from({ length: n }, () => `${unique()}@example.com`);
     const devices = Array.from({ length: n }, () => unique("dev"));
     const anonymousId = unique("anon");
+    const ids: string[] = [];
     for (let i = 0; i < n; i++) {
       const identifiers = { email: emails[i], device_id: devices[i] };
       const last = i === n - 1 ? { anonymous_id: anonymousId } : {};
-      await event(server, {
+      const first = await event(server, {
         type: "visit",
         channel: "web",
         identifiers: { ...identifiers, ...last },
       });
+      ids.push(first.json.profile_id);
       await pause(5); // the older profile survives each merge
     }
-    // Joined newest pair first: each survivor is merged away again by the next join.
+    // Joined newest pair first: each survivor is merged away again by the next join, so the
+    // newest id forwards through every other one.
     for (let i = n - 1; i > 0; i--) {
       const join = await event(server, {
         type: "identify",
@@ -519,6 +522,24 @@ describe("merging profiles", () => {
     });
     expect(found.status, found.text).toBe(200);
     expect(found.json.profile.identifiers.email).toHaveLength(n);
+    const newest = ids[n - 1] as string;
+    const byId = await call(`/v1/profiles/${newest}`, { key: ADMIN });
+    expect(byId.status, byId.text).toBe(200);
+    expect(byId.json.profile_id).toBe(ids[0]);
+    // Followed once, the chain is one hop.
+    const forward = () =>
+      runInDurableObject(
+        env.PROFILES.getByName(newest),
+        (_, state) =>
+          state.storage.sql
+            .exec<{ value: string }>("SELECT value FROM meta WHERE key = 'merged_into'")
+            .one().value,
+      );
+    for (let i = 0; i < 50 && (await forward()) !== ids[0]; i++) await pause(10);
+    expect(await forward()).toBe(ids[0]);
+    const erased = await call(`/v1/profiles/${newest}`, { key: ADMIN, method: "DELETE" });
+    expect(erased.status, erased.text).toBe(204);
+    expect((await call(`/v1/profiles/${ids[0]}`, { key: ADMIN })).status).toBe(404);
   });
 
   it("finishes a merge interrupted after its first step through the loser's alarm", async () => {

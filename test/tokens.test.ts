@@ -683,6 +683,17 @@ describe("rate limits", () => {
     expect(Number(retryAfter)).toBeGreaterThan(0);
   });
 
+  it("lets a browser's script read Retry-After on a device's 429", async () => {
+    const device = (await openDevice()).json.token as string;
+    let last = await call("/v1/me", { key: device, headers: { origin: ORIGIN } });
+    for (let i = 0; i < 130 && last.status !== 429; i++) {
+      last = await call("/v1/me", { key: device, headers: { origin: ORIGIN } });
+    }
+    expect(last.status).toBe(429);
+    expect(last.headers.get("access-control-allow-origin")).toBe(ORIGIN);
+    expect(last.headers.get("access-control-expose-headers") ?? "").toMatch(/retry-after/i);
+  });
+
   it("charges a kiosk for every event of a batch: a batch is not a way past its limit", async () => {
     const kiosk = await createKey("kiosk", { store_id: "s-batch" });
     const phones = Array.from({ length: 100 }, (_, i) => `+1415556${String(1000 + i)}`);

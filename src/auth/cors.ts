@@ -10,6 +10,8 @@ const corsHeaders = cors({
     origin && (await keyTable(c.env as Env)).origins.has(origin) ? origin : null,
   allowHeaders: ["authorization", "content-type"],
   allowMethods: ["GET", "POST", "PUT", "DELETE"],
+  // Not a header browsers show scripts by default: the SDK reads it on a 429.
+  exposeHeaders: ["Retry-After"],
   maxAge: 600,
 });
 

@@ -21,7 +21,9 @@ import { shardOf } from "./shards";
 import { type Identifier, priority } from "./types";
 
 const MAX_ATTEMPTS = 5;
-const MAX_FORWARDS = 8;
+// Only a cycle, which no merge makes, would need more; a chain this long is shortened as it is
+// followed, so a retry goes further.
+const MAX_FORWARDS = 32;
 const OWNER_CACHE_MAX = 100_000;
 
 const owners = new IsolateCache<string>(OWNER_CACHE_MAX);
@@ -106,7 +108,10 @@ export class Resolver {
       const outcome = await fn(this.profile(id), id);
       if (outcome.status === "ok") {
         // Not through a hand-over under way: the survivor may never take it (erased meanwhile).
-        if (id !== profileId && !pending) this.#repoint(via, profileId, id);
+        if (id !== profileId && !pending) {
+          this.#repoint(via, profileId, id);
+          this.#shortcut(forwarded, id);
+        }
         return { profileId: id, value: outcome.value };
       }
       if (outcome.status === "missing") {
@@ -127,7 +132,16 @@ export class Resolver {
       pending ||= outcome.pending === true;
       id = outcome.to;
     }
+    if (!pending) this.#shortcut(forwarded, id);
     throw new Problem(409, "This profile is being merged; retry in a moment");
+  }
+
+  /** Forwards followed through to `to` (every hand-over done) point at it straight away. */
+  #shortcut(forwarded: readonly string[], to: string): void {
+    for (const [i, from] of forwarded.entries()) {
+      const next = forwarded[i + 1];
+      if (next) this.ctx.defer(this.profile(from).shortcut(next, to));
+    }
   }
 
   /**

@@ -320,6 +320,16 @@ export class ProfileObject extends DurableObject<Env> {
     return ok(null);
   }
 
+  /**
+   * This merged-away profile forwards to `next`, which was merged on into `to`: it forwards to
+   * `to` directly from now on, so a chain of merges costs one hop, not one per merge.
+   */
+  shortcut(next: string, to: string): void {
+    if (this.#erased() || this.#mergedInto !== next || this.#handoverPending) return;
+    this.#setMeta("merged_into", to);
+    this.#mergedInto = to;
+  }
+
   /** A merge that will not happen after all (its loser moved): its keys are free again. */
   releaseMerge(loser: string): void {
     this.#reserved.delete(loser);

@@ -40,7 +40,7 @@ const revokeKey = createRoute({
   security: bearer,
   middleware: admin,
   request: { params: KeyIdParamSchema },
-  responses: { 204: { description: "Revoked" }, ...problems(401, 403, 404) },
+  responses: { 204: { description: "Revoked" }, ...problems(400, 401, 403, 404) },
 });
 
 export const adminKeys = router()

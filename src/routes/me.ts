@@ -25,7 +25,7 @@ const getMe = createRoute({
   middleware: selfOrDevice,
   responses: {
     200: { description: "Own profile", ...json(CustomerViewSchema) },
-    ...problems(401, 403, 404, 429),
+    ...problems(401, 403, 404, 409, 429),
   },
 });
 

@@ -44,7 +44,7 @@ export function personDataRoutes<
       request: { ...request, body: { required: true, ...json(ConsentRequestSchema) } },
       responses: {
         200: { description: "The whole consent map", ...json(ConsentResultSchema) },
-        ...problems(400, 401, 403, 404, 413, 415, 429),
+        ...problems(400, 401, 403, 404, 409, 413, 415, 429),
       },
     }),
     nextMessage: createRoute({
@@ -54,7 +54,7 @@ export function personDataRoutes<
       security: bearer,
       middleware: access.nextMessage,
       request: { ...request, query: NextMessageQuerySchema },
-      responses: { 204: { description: "No message" }, ...problems(400, 401, 403, 404, 429) },
+      responses: { 204: { description: "No message" }, ...problems(400, 401, 403, 404, 409, 429) },
     }),
     messageAction: createRoute({
       method: "post",
@@ -63,7 +63,7 @@ export function personDataRoutes<
       security: bearer,
       middleware: access.messageAction,
       request: { params: params.message, body: { required: true, ...json(MessageActionSchema) } },
-      responses: problems(400, 401, 403, 404, 413, 415, 429),
+      responses: problems(400, 401, 403, 404, 409, 413, 415, 429),
     }),
     export: createRoute({
       method: "get",
@@ -74,7 +74,7 @@ export function personDataRoutes<
       request,
       responses: {
         200: { description: "The export", ...json(ExportSchema) },
-        ...problems(401, 403, 404),
+        ...problems(401, 403, 404, 409),
       },
     }),
     erase: createRoute({
@@ -84,7 +84,7 @@ export function personDataRoutes<
       security: bearer,
       middleware: access.erase,
       request,
-      responses: { 204: { description: "Erased" }, ...problems(401, 403, 404) },
+      responses: { 204: { description: "Erased" }, ...problems(401, 403, 404, 409) },
     }),
   };
 }

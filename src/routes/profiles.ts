@@ -41,7 +41,7 @@ const getProfile = createRoute({
   request: { params: ProfileIdParamSchema },
   responses: {
     200: { description: "The profile", ...json(ProfileViewSchema) },
-    ...problems(401, 403, 404, 429),
+    ...problems(401, 403, 404, 409, 429),
   },
 });
 
@@ -54,7 +54,7 @@ const getTimeline = createRoute({
   request: { params: ProfileIdParamSchema, query: TimelineQuerySchema },
   responses: {
     200: { description: "One page of events", ...json(TimelineSchema) },
-    ...problems(400, 401, 403, 404, 429),
+    ...problems(400, 401, 403, 404, 409, 429),
   },
 });
 

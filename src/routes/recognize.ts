@@ -17,7 +17,7 @@ const route = createRoute({
   request: { body: { required: true, ...json(RecognizeRequestSchema) } },
   responses: {
     200: { description: "The profile, in the caller's view", ...json(RecognizeResultSchema) },
-    ...problems(400, 401, 403, 404, 413, 415, 429),
+    ...problems(400, 401, 403, 404, 409, 413, 415, 429),
   },
 });
 

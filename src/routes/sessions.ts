@@ -40,7 +40,7 @@ const route = createRoute({
   request: { body: { required: false, ...json(SessionRequestSchema) } },
   responses: {
     200: { description: "The token and the caller's profile", ...json(SessionSchema) },
-    ...problems(400, 401, 403, 413, 415, 429),
+    ...problems(400, 401, 403, 409, 413, 415, 429),
   },
 });
 
