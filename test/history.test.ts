@@ -82,6 +82,32 @@ describe("history", () => {
     expect(again.profile.computed.visit_count).toBe(1051);
   });
 
+  it("remembers an event for ten windows from when it leaves the window, however long it stayed", async () => {
+    const email = `${unique()}@example.com`;
+    const liveAt = Date.UTC(2025, 5, 1);
+    const live = unique("live");
+    const first = await call("/v1/events", {
+      key: server,
+      body: {
+        id: live,
+        type: "visit",
+        channel: "web",
+        timestamp: new Date(liveAt).toISOString(),
+        identifiers: { email },
+      },
+    });
+    const stub = env.PROFILES.getByName(first.json.profile_id);
+    // Stands in for a backfill of 20,000 older events that came and left while this one stayed.
+    await runInDurableObject(stub, (_i, state) => {
+      state.storage.sql.exec("UPDATE meta SET value = '20000' WHERE key = 'seq'");
+    });
+    await evictDurableObject(stub);
+    await sendVisits(email, 1000, liveAt + 60_000);
+    const again = await resend(email, live);
+    expect(again.status).toBe("duplicate");
+    expect(again.profile.computed.visit_count).toBe(1001);
+  });
+
   it("keeps a history of large events within its size, so export and merge still answer", async () => {
     // 40 visits of about 240,000 characters each: 9.6 M, past the 8 MiB kept per profile.
     const email = `${unique()}@example.com`;

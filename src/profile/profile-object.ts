@@ -782,7 +782,9 @@ export class ProfileObject extends DurableObject<Env> {
         if (!over()) break;
         foldEvent(state.archived, foldOf(JSON.parse(row.body) as TimelineEvent));
         this.#sql`DELETE FROM events WHERE ts = ${row.ts} AND seq = ${row.seq}`;
-        this.#sql`INSERT INTO event_ids (n, event_id) VALUES (${row.seq}, ${row.event_id})`;
+        // Numbered as it leaves, not as it came: its ten windows count from now.
+        this.#seq += 1;
+        this.#sql`INSERT INTO event_ids (n, event_id) VALUES (${this.#seq}, ${row.event_id})`;
         this.#eventCount -= 1;
         this.#eventSize -= row.body.length;
       }
