@@ -425,7 +425,7 @@ export const TimelineQuerySchema = z.object({
     .openapi({ type: "integer", minimum: 1, maximum: 200, default: 50 }),
   before: z
     .string()
-    .max(200)
+    .max(720)
     .optional()
     .openapi({ description: "The `next` cursor of the previous page" }),
 });

@@ -175,6 +175,45 @@ describe("history", () => {
     expect([...seen].sort().reverse()).toEqual(seen);
   });
 
+  it("goes on paging by a merged-away id from where a page before the merge ended", async () => {
+    const email = `${unique()}@example.com`;
+    const phone = `+1929555${String(1000 + Math.floor(Math.random() * 8999))}`;
+    const at = Date.UTC(2025, 0, 10, 12);
+    // The older profile, which survives: three visits before the other's.
+    for (let hour = 1; hour <= 3; hour++) {
+      const visit = { timestamp: new Date(at - hour * 3_600_000).toISOString() };
+      await event(server, { type: "visit", channel: "app", identifiers: { phone }, ...visit });
+    }
+    // A till's import: three events of one moment, the profile that will be merged away.
+    const batch = ["x1", "x2", "x3"].map((tag) => ({
+      id: unique(tag),
+      type: "visit",
+      channel: "store",
+      timestamp: new Date(at).toISOString(),
+      identifiers: { email },
+    }));
+    const sent = await call("/v1/events", { key: server, body: { batch } });
+    const loser = sent.json.results[0].profile_id as string;
+    const first = await call(`/v1/profiles/${loser}/timeline?limit=1`, { key: ADMIN });
+    const shown = first.json.events[0].event_id as string;
+    const join = await event(server, {
+      type: "identify",
+      channel: "app",
+      identifiers: { email, phone },
+    });
+    expect(join.json.merged_profile_ids).toEqual([loser]);
+    const rest = await call(
+      `/v1/profiles/${loser}/timeline?limit=50&before=${encodeURIComponent(first.json.next)}`,
+      { key: ADMIN },
+    );
+    expect(rest.status, rest.text).toBe(200);
+    const ids = (rest.json.events as { event_id: string }[]).map((e) => e.event_id);
+    const unseen = batch.map((e) => e.id).filter((id) => id !== shown);
+    expect(ids).not.toContain(shown);
+    expect(ids.slice(0, 2).sort()).toEqual(unseen.sort());
+    expect(ids).toHaveLength(5);
+  });
+
   it("keeps the newest value of a trait even when an older event arrives later", async () => {
     const email = `${unique()}@example.com`;
     const identify = (timestamp: string, first_name: string) =>

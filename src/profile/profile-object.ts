@@ -16,6 +16,7 @@ import type { Conflict, Export, MergeRecord, TimelineEvent, TraitValue } from ".
 import { type Settings, settingsFor } from "../settings";
 import { hasSchema, migrate, type Sql, sqlTag } from "../sql";
 import { type Aggregate, combine, emptyAggregate, foldEvent, foldOf } from "./computed";
+import { type Cursor, encodeCursor, newestFirst } from "./cursor";
 import type {
   ConsentChange,
   Erased,
@@ -41,11 +42,6 @@ interface Loaded extends ProfileState {
   traitTimes: Map<string, number>;
   consentTimes: Map<string, number>;
   archived: Aggregate;
-}
-
-export interface Cursor {
-  ts: number;
-  seq: number;
 }
 
 const RECENT = 5;
@@ -118,16 +114,20 @@ export class ProfileObject extends DurableObject<Env> {
     const moved = this.#moved();
     if (moved) return moved;
     if (!this.#state) return MISSING;
-    const from = before ?? { ts: Number.MAX_SAFE_INTEGER, seq: Number.MAX_SAFE_INTEGER };
-    const rows = this.#sql<{ seq: number; ts: number; body: string }>`
-      SELECT seq, ts, body FROM events
-      WHERE (ts, seq) < (${from.ts}, ${from.seq})
-      ORDER BY ts DESC, seq DESC LIMIT ${limit + 1}`;
+    type Row = { ts: number; event_id: string; body: string };
+    const rows = before
+      ? this.#sql<Row>`
+          SELECT ts, event_id, body FROM events
+          WHERE (ts, event_id) < (${before.ts}, ${before.eventId})
+          ORDER BY ts DESC, event_id DESC LIMIT ${limit + 1}`
+      : this.#sql<Row>`
+          SELECT ts, event_id, body FROM events ORDER BY ts DESC, event_id DESC LIMIT ${limit + 1}`;
     const page = rows.slice(0, limit);
     const last = page.at(-1);
     return ok({
       events: page.map((row) => JSON.parse(row.body) as TimelineEvent),
-      next: rows.length > limit && last ? encodeCursor({ ts: last.ts, seq: last.seq }) : null,
+      next:
+        rows.length > limit && last ? encodeCursor({ ts: last.ts, eventId: last.event_id }) : null,
     });
   }
 
@@ -223,7 +223,9 @@ export class ProfileObject extends DurableObject<Env> {
       claimed_identifiers: full.claimed_identifiers,
       traits: full.traits,
       computed: full.computed,
-      events: this.#sql<{ body: string }>`SELECT body FROM events ORDER BY ts DESC, seq DESC`.map(
+      events: this.#sql<{
+        body: string;
+      }>`SELECT body FROM events ORDER BY ts DESC, event_id DESC`.map(
         (r) => JSON.parse(r.body) as TimelineEvent,
       ),
       consent_history: this.#consentHistory().map((c) => ({
@@ -646,9 +648,7 @@ export class ProfileObject extends DurableObject<Env> {
     this.#eventSize += body.length;
     const state = this.#state;
     if (state) {
-      state.recentEvents = [event, ...state.recentEvents]
-        .sort((a, b) => Date.parse(b.timestamp) - Date.parse(a.timestamp))
-        .slice(0, RECENT);
+      state.recentEvents = [event, ...state.recentEvents].sort(newestFirst).slice(0, RECENT);
     }
   }
 
@@ -963,18 +963,9 @@ export class ProfileObject extends DurableObject<Env> {
         at: new Date(r.at).toISOString(),
       })),
       recentEvents: this.#sql<{ body: string }>`
-        SELECT body FROM events ORDER BY ts DESC, seq DESC LIMIT ${RECENT}`.map(
+        SELECT body FROM events ORDER BY ts DESC, event_id DESC LIMIT ${RECENT}`.map(
         (r) => JSON.parse(r.body) as TimelineEvent,
       ),
     };
   }
-}
-
-export function encodeCursor(cursor: Cursor): string {
-  return `${cursor.ts}.${cursor.seq}`;
-}
-
-export function decodeCursor(text: string): Cursor | null {
-  const match = /^(-?\d{1,16})\.(\d{1,16})$/.exec(text);
-  return match ? { ts: Number(match[1]), seq: Number(match[2]) } : null;
 }

@@ -5,7 +5,7 @@ import { allow } from "../auth/authenticate";
 import { viewFor } from "../auth/principal";
 import { Problem } from "../errors";
 import { type AppEnv, bearer, json, problems, router, sendJson } from "../http";
-import { decodeCursor } from "../profile/profile-object";
+import { decodeCursor } from "../profile/cursor";
 import type { TimelinePage } from "../profile/protocol";
 import { timelineFor } from "../profile/views";
 import {
