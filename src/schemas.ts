@@ -199,6 +199,10 @@ export const TimelineEventSchema = z
     channel: ChannelSchema,
     store_id: z.string().optional(),
     timestamp: z.string(),
+    received_at: z.string().optional().openapi({
+      description:
+        "Only on an event dated ahead of its arrival: when it arrived, the time it counts from",
+    }),
     traits: TraitsSchema.optional(),
     properties: z.record(z.string(), z.unknown()).optional(),
   })

@@ -262,6 +262,30 @@ describe("history", () => {
     expect(timeline.json.events.map((e: { timestamp: string }) => e.timestamp)).toContain(ahead);
   });
 
+  it("counts an event dated ahead from its arrival: no last-seen still to come, no stale score on top", async () => {
+    const email = `${unique()}@example.com`;
+    const sentAt = Date.now();
+    const ahead = new Date(sentAt + 20 * 3600_000).toISOString();
+    const survey = (nps: number, timestamp?: string) =>
+      event(server, {
+        type: "survey",
+        channel: "kiosk",
+        identifiers: { email },
+        properties: { survey_id: unique("s"), nps },
+        ...(timestamp ? { timestamp } : {}),
+      });
+    const early = await survey(2, ahead);
+    expect(early.status, early.text).toBe(200);
+    expect(Date.parse(early.json.profile.computed.last_seen_at)).toBeLessThanOrEqual(Date.now());
+    const now = await survey(9);
+    expect(now.json.profile.computed.last_nps).toBe(9);
+    // The timeline keeps the sender's time and says when the event came.
+    const timeline = await call(`/v1/profiles/${now.json.profile_id}/timeline`, { key: server });
+    const shown = timeline.json.events.find((e: { timestamp: string }) => e.timestamp === ahead);
+    expect(Date.parse(shown.received_at)).toBeGreaterThanOrEqual(sentAt);
+    expect(timeline.json.events.filter((e: object) => "received_at" in e)).toHaveLength(1);
+  });
+
   it("computes purchase, survey and consent traits from their events", async () => {
     const email = `${unique()}@example.com`;
     const send = (body: Record<string, unknown>) =>

@@ -151,7 +151,8 @@ export function foldOf(event: TimelineEvent): Fold {
     type: event.type,
     channel: event.channel,
     storeId: event.store_id,
-    at: Date.parse(event.timestamp),
+    // Never later than it arrived: a fast clock must not make "last seen" a time still to come.
+    at: Math.min(Date.parse(event.timestamp), Date.parse(event.received_at ?? event.timestamp)),
     total: event.type === "purchase" ? asNumber(properties.total) : undefined,
     categories: items.flatMap((item) =>
       typeof item.category === "string"

@@ -44,13 +44,17 @@ const route = createRoute({
 export function toStoredEvent(input: EventInput, principal: Principal): TimelineEvent {
   const channel = channelFor(principal, input.channel);
   const storeId = storeFor(principal, input.store_id);
+  const now = Date.now();
+  const at = input.timestamp === undefined ? now : Date.parse(input.timestamp);
   return {
     event_id: input.id,
     type: input.type,
     ...("name" in input ? { name: input.name } : {}),
     channel,
     ...(storeId ? { store_id: storeId } : {}),
-    timestamp: new Date(input.timestamp ?? Date.now()).toISOString(),
+    timestamp: new Date(at).toISOString(),
+    // Dated ahead of its arrival (a fast clock): it counts from when it came (computed.ts).
+    ...(at > now ? { received_at: new Date(now).toISOString() } : {}),
     ...(input.traits ? { traits: input.traits } : {}),
     ...(input.properties ? { properties: input.properties } : {}),
   };
