@@ -313,6 +313,41 @@ describe("attacks on credentials", () => {
     expect(timeline.json.events[0].store_id).toBeUndefined();
   });
 
+  it("lets only the brand's systems set a loyalty tier or points, which staff and kiosks show", async () => {
+    const device = (await openDevice()).json.token as string;
+    const customer = await idpToken(unique("user"));
+    const kiosk = await createKey("kiosk", { store_id: "s-tier" });
+    const pos = await createKey("pos", { store_id: "s-tier" });
+    const phone = `+1646555${String(1000 + Math.floor(Math.random() * 8999))}`;
+    const tier = (
+      key: string,
+      traits: Record<string, unknown>,
+      extra: Record<string, unknown> = {},
+    ) =>
+      call("/v1/events", {
+        key,
+        headers: { origin: ORIGIN },
+        body: { id: unique(), type: "identify", traits, ...extra },
+      });
+    for (const [name, key, extra] of [
+      ["device", device, {}],
+      ["customer", customer, { channel: "app" }],
+      ["kiosk", kiosk, { identifiers: { phone } }],
+    ] as const) {
+      const res = await tier(key, { loyalty_tier: "platinum", loyalty_points: 1e6 }, extra);
+      expect(res.status, name).toBe(403);
+      expect(res.json.errors.map((e: { path: string }) => e.path)).toEqual([
+        "traits.loyalty_tier",
+        "traits.loyalty_points",
+      ]);
+    }
+    const set = await tier(pos, { loyalty_tier: "gold" }, { identifiers: { phone } });
+    expect(set.status, set.text).toBe(200);
+    expect(set.json.profile.loyalty).toEqual({ tier: "gold", points: null });
+    const name = await tier(device, { first_name: "Ada" });
+    expect(name.status, name.text).toBe(200);
+  });
+
   it("keeps a browser's claims within each type's limit", async () => {
     const token = (await openDevice()).json.token as string;
     let profileId = "";

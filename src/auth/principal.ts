@@ -110,3 +110,17 @@ const CONSENT_ROLES: readonly Role[] = ["admin", "server", "pos", "device", "cus
 export function mayRecordConsent(principal: Principal): boolean {
   return CONSENT_ROLES.includes(principal.role);
 }
+
+/** Traits the brand's loyalty programme keeps, which staff and kiosk views show as `loyalty`. */
+const PROGRAMME_TRAITS = ["loyalty_tier", "loyalty_points"] as const;
+// The brand's own systems; a person (their browser, app or a public kiosk) only claims a tier.
+const PROGRAMME_ROLES: readonly Role[] = ["admin", "server", "pos"];
+
+/** The programme's traits in `traits` that this credential may not set. */
+export function programmeTraitsRefused(
+  principal: Principal,
+  traits: Record<string, unknown> = {},
+): string[] {
+  if (PROGRAMME_ROLES.includes(principal.role)) return [];
+  return PROGRAMME_TRAITS.filter((key) => Object.hasOwn(traits, key));
+}

@@ -2,7 +2,14 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { ZodError } from "zod";
 import { allow } from "../auth/authenticate";
-import { channelFor, mayRecordConsent, type Principal, storeFor, viewFor } from "../auth/principal";
+import {
+  channelFor,
+  mayRecordConsent,
+  type Principal,
+  programmeTraitsRefused,
+  storeFor,
+  viewFor,
+} from "../auth/principal";
 import { limit } from "../auth/rate-limit";
 import { fieldErrors, invalid, Problem } from "../errors";
 import { bearer, json, problems, resolverFor, router, sendJson } from "../http";
@@ -101,6 +108,12 @@ async function checked(env: Env, principal: Principal, input: EventInput) {
       settingsFor(env).consentPurposes,
       "properties.purposes",
     );
+  }
+  const refused = programmeTraitsRefused(principal, input.traits);
+  if (refused.length) {
+    throw new Problem(403, `A ${principal.role} credential may not set ${refused.join(", ")}`, {
+      errors: refused.map((key) => ({ path: `traits.${key}`, message: "Set by the brand only" })),
+    });
   }
   const event = toStoredEvent(input, principal);
   const { verified, claimed } = await identifiersOf(env, principal, input.identifiers);
