@@ -217,8 +217,13 @@ export const ComputedSchema = z
     last_seen_at: z.string().nullable(),
     last_seen_by_channel: z.record(z.string(), z.string()),
     purchase_count: z.number(),
-    lifetime_value: z.number(),
+    lifetime_value: z
+      .number()
+      .openapi({ description: "Purchases in the brand's CURRENCY; others are listed apart" }),
     average_order_value: z.number().nullable(),
+    lifetime_value_by_currency: z.record(z.string(), z.number()).openapi({
+      description: "Purchase totals per ISO 4217 currency, the brand's own included",
+    }),
     last_purchase_at: z.string().nullable(),
     favorite_store: z.string().nullable(),
     favorite_category: z.string().nullable(),

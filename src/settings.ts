@@ -20,6 +20,8 @@ export interface Settings {
   blocklist: RegExp[];
   maxMergesPerProfile: number;
   consentPurposes: string[];
+  /** The ISO 4217 currency lifetime value is counted in. */
+  currency: string;
 }
 
 export const defaultLimits: Record<IdentifierType, number> = {
@@ -69,6 +71,7 @@ export function parseSettings(env: Partial<Record<string, unknown>>): Settings {
       .filter((entry) => entry.trim())
       .map(blocklistPattern),
     maxMergesPerProfile: integer(text("MAX_MERGES_PER_PROFILE"), 100),
+    currency: /^[A-Z]{3}$/.test(text("CURRENCY") ?? "") ? (text("CURRENCY") as string) : "USD",
     consentPurposes: (
       text("CONSENT_PURPOSES") ?? "marketing_email,marketing_sms,personalization,analytics"
     )

@@ -96,7 +96,7 @@ describe("erasure between the steps of a merge", () => {
     expect(found.status).toBe(200);
     expect(found.json.profile_id).toBe(loser);
     expect(found.json.profile.traits.first_name).toBe("Lena");
-    expect(found.json.profile.computed.lifetime_value).toBe(50);
+    expect(found.json.profile.computed.lifetime_value_by_currency).toEqual({ EUR: 50 });
   });
 
   it("erases a loser whose survivor took it, even when that erasure stopped before the loser", async () => {

@@ -314,6 +314,11 @@ describe("history", () => {
       },
     });
     await send({
+      type: "purchase",
+      timestamp: "2025-03-05T12:00:00Z",
+      properties: { order_id: "3", total: 15_000, currency: "JPY" },
+    });
+    await send({
       type: "survey",
       timestamp: "2025-03-06T10:00:00Z",
       properties: { survey_id: "s", nps: 9, answers: { liked: "staff" } },
@@ -325,13 +330,15 @@ describe("history", () => {
     await send({ type: "track", name: "wishlist_add", properties: { sku: "c" } });
     const { json } = await call("/v1/recognize", { key: ADMIN, body: { identifiers: { email } } });
     expect(json.profile.computed).toMatchObject({
-      purchase_count: 2,
+      // A purchase in yen counts as a purchase, never as 15,000 dollars.
+      purchase_count: 3,
       lifetime_value: 150,
       average_order_value: 75,
-      last_purchase_at: "2025-03-05T10:00:00.000Z",
+      lifetime_value_by_currency: { USD: 150, JPY: 15_000 },
+      last_purchase_at: "2025-03-05T12:00:00.000Z",
       favorite_category: "shoes",
       last_nps: 9,
-      visit_count: 2,
+      visit_count: 3,
     });
     expect(json.profile.consent).toEqual({ marketing_email: "granted", analytics: "denied" });
   });

@@ -598,7 +598,7 @@ describe("consent, export and erasure", () => {
       traits: { first_name: "Erin" },
     });
     expect(exported.json.events).toHaveLength(3);
-    expect(exported.json.computed.lifetime_value).toBe(12);
+    expect(exported.json.computed.lifetime_value_by_currency).toEqual({ EUR: 12 });
 
     expect((await call("/v1/me", { key: token, method: "DELETE" })).status).toBe(204);
     for (const id of [survivor, ...merged])

@@ -6,7 +6,9 @@ export interface Aggregate {
   purchases: Record<string, number>;
   lastSeen: Record<string, number>;
   firstSeen: number | null;
-  revenue: number;
+  /** Purchase totals and counts by ISO 4217 currency: amounts in two currencies never add up. */
+  revenue: Record<string, number>;
+  orders: Record<string, number>;
   lastPurchase: number | null;
   stores: Record<string, number>;
   categories: Record<string, number>;
@@ -20,6 +22,7 @@ export interface Fold {
   storeId?: string | undefined;
   at: number;
   total?: number | undefined;
+  currency?: string | undefined;
   categories?: { category: string; quantity: number }[];
   nps?: number | undefined;
 }
@@ -29,7 +32,8 @@ export const emptyAggregate = (): Aggregate => ({
   purchases: {},
   lastSeen: {},
   firstSeen: null,
-  revenue: 0,
+  revenue: {},
+  orders: {},
   lastPurchase: null,
   stores: {},
   categories: {},
@@ -67,7 +71,10 @@ export function foldEvent(agg: Aggregate, event: Fold): Aggregate {
   }
   if (event.type === "purchase") {
     add(agg.purchases, event.channel, 1);
-    agg.revenue += event.total ?? 0;
+    if (event.currency) {
+      add(agg.revenue, event.currency, event.total ?? 0);
+      add(agg.orders, event.currency, 1);
+    }
     agg.lastPurchase = later(agg.lastPurchase, event.at);
     for (const item of event.categories ?? []) add(agg.categories, item.category, item.quantity);
   }
@@ -95,7 +102,8 @@ export function combine(a: Aggregate, b: Aggregate): Aggregate {
     purchases: sumMaps(a.purchases, b.purchases),
     lastSeen: maxMaps(a.lastSeen, b.lastSeen),
     firstSeen: earlier(a.firstSeen, b.firstSeen),
-    revenue: a.revenue + b.revenue,
+    revenue: sumMaps(a.revenue, b.revenue),
+    orders: sumMaps(a.orders, b.orders),
     lastPurchase: later(a.lastPurchase, b.lastPurchase),
     stores: sumMaps(a.stores, b.stores),
     categories: sumMaps(a.categories, b.categories),
@@ -117,9 +125,12 @@ function favorite(map: Record<string, number>): string | null {
 
 const round = (n: number) => Math.round(n * 100) / 100;
 
-export function toComputed(agg: Aggregate): Computed {
+/** Computed traits, with money in the brand's `currency` (other currencies shown apart). */
+export function toComputed(agg: Aggregate, currency: string): Computed {
   const lastSeen = Object.values(agg.lastSeen);
   const purchaseCount = total(agg.purchases);
+  const revenue = own(agg.revenue, currency) ?? 0;
+  const orders = own(agg.orders, currency) ?? 0;
   return {
     visit_count: total(agg.visits),
     visits_by_channel: { ...agg.visits },
@@ -129,8 +140,11 @@ export function toComputed(agg: Aggregate): Computed {
       Object.entries(agg.lastSeen).map(([channel, t]) => [channel, new Date(t).toISOString()]),
     ),
     purchase_count: purchaseCount,
-    lifetime_value: round(agg.revenue),
-    average_order_value: purchaseCount ? round(agg.revenue / purchaseCount) : null,
+    lifetime_value: round(revenue),
+    average_order_value: orders ? round(revenue / orders) : null,
+    lifetime_value_by_currency: Object.fromEntries(
+      Object.entries(agg.revenue).map(([code, value]) => [code, round(value)]),
+    ),
     last_purchase_at: iso(agg.lastPurchase),
     favorite_store: favorite(agg.stores),
     favorite_category: favorite(agg.categories),
@@ -154,11 +168,31 @@ export function foldOf(event: TimelineEvent): Fold {
     // Never later than it arrived: a fast clock must not make "last seen" a time still to come.
     at: Math.min(Date.parse(event.timestamp), Date.parse(event.received_at ?? event.timestamp)),
     total: event.type === "purchase" ? asNumber(properties.total) : undefined,
+    currency:
+      event.type === "purchase" && typeof properties.currency === "string"
+        ? properties.currency
+        : undefined,
     categories: items.flatMap((item) =>
       typeof item.category === "string"
         ? [{ category: item.category, quantity: asNumber(item.quantity) ?? 1 }]
         : [],
     ),
     nps: event.type === "survey" ? asNumber(properties.nps) : undefined,
+  };
+}
+
+/**
+ * An aggregate as stored. Those stored before revenue was kept per currency hold one sum: it is
+ * counted in the brand's currency, the only one a brand selling in one currency had.
+ */
+export function restoreAggregate(stored: unknown, currency: string): Aggregate {
+  if (stored === null || typeof stored !== "object") return emptyAggregate();
+  const agg = stored as Aggregate | (Omit<Aggregate, "revenue" | "orders"> & { revenue: number });
+  if (typeof agg.revenue !== "number") return agg as Aggregate;
+  const orders = total(agg.purchases);
+  return {
+    ...agg,
+    revenue: orders ? { [currency]: agg.revenue } : {},
+    orders: orders ? { [currency]: orders } : {},
   };
 }

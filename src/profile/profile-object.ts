@@ -15,7 +15,14 @@ import type { JsonText } from "../json-text";
 import type { Conflict, Export, MergeRecord, TimelineEvent, TraitValue } from "../schemas";
 import { type Settings, settingsFor } from "../settings";
 import { hasSchema, migrate, type Sql, sqlTag } from "../sql";
-import { type Aggregate, combine, emptyAggregate, foldEvent, foldOf } from "./computed";
+import {
+  type Aggregate,
+  combine,
+  emptyAggregate,
+  foldEvent,
+  foldOf,
+  restoreAggregate,
+} from "./computed";
 import { type Cursor, encodeCursor, newestFirst } from "./cursor";
 import type {
   ConsentChange,
@@ -588,6 +595,7 @@ export class ProfileObject extends DurableObject<Env> {
       traitTimes: new Map(),
       aggregate: emptyAggregate(),
       archived: emptyAggregate(),
+      currency: this.#settings.currency,
       consent: {},
       consentTimes: new Map(),
       conflicts: [],
@@ -896,6 +904,7 @@ export class ProfileObject extends DurableObject<Env> {
       this.#state = null;
       return;
     }
+    const { currency } = this.#settings;
     const identifierHashes = new Map<string, HeldIdentifier>();
     for (const r of this.#sql<{ type: string; hash: string; value: string; verified: number }>`
       SELECT type, hash, value, verified FROM identifiers ORDER BY added_at`) {
@@ -928,8 +937,9 @@ export class ProfileObject extends DurableObject<Env> {
       identifierHashes,
       traits,
       traitTimes,
-      aggregate: JSON.parse(meta.get("aggregate") ?? "null") ?? emptyAggregate(),
-      archived: JSON.parse(meta.get("archived") ?? "null") ?? emptyAggregate(),
+      aggregate: restoreAggregate(JSON.parse(meta.get("aggregate") ?? "null"), currency),
+      archived: restoreAggregate(JSON.parse(meta.get("archived") ?? "null"), currency),
+      currency,
       consent,
       consentTimes,
       conflicts: this.#sql<{

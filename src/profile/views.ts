@@ -32,6 +32,8 @@ export interface ProfileState {
   identifiers: HeldIdentifier[];
   traits: Record<string, TraitValue>;
   aggregate: Aggregate;
+  /** The brand's currency, which lifetime value is counted in. */
+  currency: string;
   consent: Record<string, "granted" | "denied">;
   conflicts: Conflict[];
   merges: MergeRecord[];
@@ -106,7 +108,7 @@ export function fullView(state: ProfileState): FullView {
     identifiers: grouped(state, true),
     claimed_identifiers: grouped(state, false),
     traits: { ...state.traits },
-    computed: toComputed(state.aggregate),
+    computed: toComputed(state.aggregate, state.currency),
     segments: [],
     consent: { ...state.consent },
     conflicts: state.conflicts,

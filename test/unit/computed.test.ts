@@ -4,6 +4,7 @@ import {
   emptyAggregate,
   type Fold,
   foldEvent,
+  restoreAggregate,
   toComputed,
 } from "../../src/profile/computed";
 
@@ -16,6 +17,7 @@ const events: Fold[] = [
     storeId: "s1",
     at: t(5),
     total: 100,
+    currency: "USD",
     categories: [{ category: "shoes", quantity: 1 }],
   },
   {
@@ -23,6 +25,7 @@ const events: Fold[] = [
     channel: "web",
     at: t(7),
     total: 20,
+    currency: "USD",
     categories: [{ category: "bags", quantity: 3 }],
   },
   { type: "survey", channel: "email", at: t(8), nps: 7 },
@@ -35,7 +38,7 @@ const foldAll = (list: Fold[]) => list.reduce((agg, e) => foldEvent(agg, e), emp
 
 describe("computed traits", () => {
   it("counts visits, purchases and value per channel", () => {
-    expect(toComputed(foldAll(events))).toEqual({
+    expect(toComputed(foldAll(events), "USD")).toEqual({
       visit_count: 5,
       visits_by_channel: { web: 2, store: 3 },
       first_seen_at: new Date(t(1)).toISOString(),
@@ -48,6 +51,7 @@ describe("computed traits", () => {
       purchase_count: 2,
       lifetime_value: 120,
       average_order_value: 60,
+      lifetime_value_by_currency: { USD: 120 },
       last_purchase_at: new Date(t(7)).toISOString(),
       favorite_store: "s1",
       favorite_category: "bags",
@@ -58,16 +62,44 @@ describe("computed traits", () => {
   it("combines two halves into exactly what folding everything gives, in any split", () => {
     for (let cut = 0; cut <= events.length; cut++) {
       const merged = combine(foldAll(events.slice(0, cut)), foldAll(events.slice(cut)));
-      expect(toComputed(merged)).toEqual(toComputed(foldAll(events)));
+      expect(toComputed(merged, "USD")).toEqual(toComputed(foldAll(events), "USD"));
     }
   });
 
   it("is empty and null-valued for a profile with no events", () => {
-    expect(toComputed(emptyAggregate())).toMatchObject({
+    expect(toComputed(emptyAggregate(), "USD")).toMatchObject({
       visit_count: 0,
       average_order_value: null,
       favorite_store: null,
       last_seen_at: null,
     });
+  });
+
+  it("never adds amounts of two currencies: value in the brand's, the others apart", () => {
+    const agg = foldAll([
+      ...events,
+      { type: "purchase", channel: "web", at: t(10), total: 15_000, currency: "JPY" },
+    ]);
+    expect(toComputed(agg, "USD")).toMatchObject({
+      purchase_count: 3,
+      lifetime_value: 120,
+      average_order_value: 60,
+      lifetime_value_by_currency: { USD: 120, JPY: 15_000 },
+    });
+    expect(toComputed(agg, "JPY")).toMatchObject({
+      lifetime_value: 15_000,
+      average_order_value: 15_000,
+    });
+  });
+
+  it("reads an aggregate stored with one sum as purchases in the brand's currency", () => {
+    const { revenue: _r, orders: _o, ...rest } = foldAll(events);
+    const old = { ...rest, revenue: 120 };
+    expect(toComputed(restoreAggregate(old, "EUR"), "EUR")).toMatchObject({
+      lifetime_value: 120,
+      average_order_value: 60,
+      lifetime_value_by_currency: { EUR: 120 },
+    });
+    expect(restoreAggregate(null, "EUR")).toEqual(emptyAggregate());
   });
 });

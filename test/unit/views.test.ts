@@ -5,6 +5,7 @@ import { buildView, maskEmail, maskPhone, type ProfileState } from "../../src/pr
 const state: ProfileState = {
   profileId: "pr_1",
   createdAt: 0,
+  currency: "USD",
   identifiers: [
     { type: "email", value: "jane.doe@example.com", verified: true },
     { type: "phone", value: "+14155550132", verified: true },
