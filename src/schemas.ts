@@ -370,6 +370,10 @@ export const ExportSchema = z
     traits: TraitsSchema,
     computed: ComputedSchema,
     events: z.array(TimelineEventSchema),
+    earlier_event_ids: z.array(z.string()).openapi({
+      description: "Ids of events that left the window, still answered as duplicates",
+    }),
+    consent: z.record(z.string(), ConsentStatusSchema),
     consent_history: z.array(ConsentChangeSchema),
     messages: z.array(z.unknown()),
     merges: z.array(MergeRecordSchema),

@@ -56,6 +56,9 @@ describe("history", () => {
     const page = await call(`/v1/profiles/${id}/timeline?limit=1`, { key: ADMIN });
     expect((await resend(email, page.json.events[0].event_id)).status).toBe("duplicate");
     expect((await resend(email, ids[0] as string)).status).toBe("duplicate");
+    // The export names them too: they are held, if only as ids.
+    const exported = await call(`/v1/profiles/${id}/export`, { key: ADMIN });
+    expect(exported.json.earlier_event_ids).toEqual(ids.slice(0, 100));
   });
 
   it("remembers events that left the window after a restart and through a merge", async () => {

@@ -590,9 +590,15 @@ describe("consent, export and erasure", () => {
     const merged = [older.json.profile_id, login.json.profile_id].filter((id) => id !== survivor);
     expect(join.json.merged_profile_ids).toEqual(merged);
 
+    await call("/v1/me/consent", {
+      key: token,
+      method: "PUT",
+      body: { purposes: { marketing_email: "granted" } },
+    });
     const exported = await call("/v1/me/export", { key: token });
     expect(exported.status).toBe(200);
     expect(exported.json).toMatchObject({
+      consent: { marketing_email: "granted" },
       profile_id: survivor,
       identifiers: { user_id: [userId], email: [email], phone: [phone] },
       traits: { first_name: "Erin" },

@@ -235,6 +235,8 @@ export class ProfileObject extends DurableObject<Env> {
       }>`SELECT body FROM events ORDER BY ts DESC, event_id DESC`.map(
         (r) => JSON.parse(r.body) as TimelineEvent,
       ),
+      earlier_event_ids: this.#prunedEventIds(),
+      consent: full.consent,
       consent_history: this.#consentHistory().map((c) => ({
         ...c,
         at: new Date(c.at).toISOString(),
@@ -546,6 +548,13 @@ export class ProfileObject extends DurableObject<Env> {
     return this.#knownIdSet;
   }
 
+  /** Ids of events that left the window, oldest first: still answered as duplicates. */
+  #prunedEventIds(): string[] {
+    return this.#sql<{ event_id: string }>`SELECT event_id FROM event_ids ORDER BY n`.map(
+      (r) => r.event_id,
+    );
+  }
+
   #erasedMerges(): string[] {
     return JSON.parse(this.#getMeta("erased_merges") ?? "[]") as string[];
   }
@@ -842,9 +851,7 @@ export class ProfileObject extends DurableObject<Env> {
       events: this.#sql<{ body: string }>`SELECT body FROM events`.map(
         (r) => JSON.parse(r.body) as TimelineEvent,
       ),
-      prunedEventIds: this.#sql<{
-        event_id: string;
-      }>`SELECT event_id FROM event_ids ORDER BY n`.map((r) => r.event_id),
+      prunedEventIds: this.#prunedEventIds(),
       traits: this.#sql<{ key: string; value: string; updated_at: number }>`
         SELECT key, value, updated_at FROM traits`.map((r) => ({
         key: r.key,
