@@ -166,7 +166,9 @@ export function foldOf(event: TimelineEvent): Fold {
     channel: event.channel,
     storeId: event.store_id,
     // Never later than it arrived: a fast clock must not make "last seen" a time still to come.
-    at: Math.min(Date.parse(event.timestamp), Date.parse(event.received_at ?? event.timestamp)),
+    at: event.received_at
+      ? Math.min(Date.parse(event.timestamp), Date.parse(event.received_at))
+      : Date.parse(event.timestamp),
     total: event.type === "purchase" ? asNumber(properties.total) : undefined,
     currency:
       event.type === "purchase" && typeof properties.currency === "string"
