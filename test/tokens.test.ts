@@ -724,6 +724,22 @@ describe("rate limits", () => {
     expect(Number(retryAfter)).toBeGreaterThan(0);
   });
 
+  it("limits a web key per visitor's address, not as one budget for every visitor of the site", async () => {
+    const key = await createKey("web", { origins: [ORIGIN] });
+    // An invalid body: each request is counted before it is read, and creates nobody.
+    const open = (address: string) =>
+      call("/v1/sessions", {
+        key,
+        headers: { origin: ORIGIN, "cf-connecting-ip": address },
+        body: { device_token: 1 },
+      });
+    const statuses: number[] = [];
+    for (let i = 0; i < 121; i++) statuses.push((await open("198.51.100.7")).status);
+    expect(statuses.slice(0, 120).every((s) => s === 400)).toBe(true);
+    expect(statuses[120]).toBe(429);
+    expect((await open("203.0.113.9")).status).toBe(400);
+  });
+
   it("lets a browser's script read Retry-After on a device's 429", async () => {
     const device = (await openDevice()).json.token as string;
     let last = await call("/v1/me", { key: device, headers: { origin: ORIGIN } });

@@ -86,7 +86,7 @@ export function allow(...roles: Role[]) {
       throw new Problem(403, `A ${principal.role} credential may not use this endpoint`);
     }
     await allowedOrigin(env, principal, c.req.header("origin"));
-    await limit(env, principal);
+    await limit(env, principal, c.req.header("cf-connecting-ip"));
     c.set("principal", principal);
     await next();
   });

@@ -2,6 +2,7 @@
 // identifier looked up, so nobody can walk through phone numbers. Backed by the Workers rate-limiting
 // binding: counted at the edge, no Durable Object hop on the request path.
 import { Problem } from "../errors";
+import { base64url } from "../identity/hash";
 import type { Principal } from "./principal";
 
 const RETRY_AFTER_SECONDS = 60;
@@ -14,13 +15,28 @@ async function check(limiter: RateLimit, key: string, what: string): Promise<voi
     });
 }
 
-/** Per credential: kiosk keys, web keys and device tokens. Brand back ends and tills are trusted. */
-export async function limit(env: Env, principal: Principal): Promise<void> {
+const encoder = new TextEncoder();
+
+/** A client's address as a limiter key: peppered and hashed, as no raw address is kept anywhere. */
+async function clientKey(env: Env, address: string): Promise<string> {
+  const input = encoder.encode(`${env.IDENTITY_PEPPER}:${address}`);
+  return base64url(await crypto.subtle.digest("SHA-256", input));
+}
+
+/**
+ * Per credential: kiosk keys, web keys and device tokens. Brand back ends and tills are trusted.
+ * A web key is published in every page of the site, so it is limited per client address
+ * (`CF-Connecting-IP`, set by Cloudflare's edge), not as one budget every visitor shares; with
+ * no address (local development), per key.
+ */
+export async function limit(env: Env, principal: Principal, address?: string): Promise<void> {
   switch (principal.role) {
     case "kiosk":
       return check(env.KIOSK_LIMITER, principal.keyId, "kiosk");
-    case "web":
-      return check(env.WEB_LIMITER, `key:${principal.keyId}`, "web key");
+    case "web": {
+      const client = address ? `:${await clientKey(env, address)}` : "";
+      return check(env.WEB_LIMITER, `key:${principal.keyId}${client}`, "web key");
+    }
     case "device":
       return check(env.WEB_LIMITER, `device:${principal.anonymousId}`, "device");
     default:
