@@ -6,8 +6,10 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { ADMIN, call, createKey, event, unique } from "./helpers";
 
 let server: string;
+let pos: string;
 beforeAll(async () => {
   server = await createKey("server");
+  pos = await createKey("pos", { store_id: "s-history" });
 });
 
 /** Sends `count` visits a minute apart; answers their ids, oldest first. */
@@ -102,7 +104,9 @@ describe("history", () => {
     const stub = env.PROFILES.getByName(first.json.profile_id);
     // Stands in for a backfill of 20,000 older events that came and left while this one stayed.
     await runInDurableObject(stub, (_i, state) => {
-      state.storage.sql.exec("UPDATE meta SET value = '20000' WHERE key = 'seq'");
+      state.storage.sql.exec(`
+        WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 20000)
+        INSERT INTO event_ids (event_id) SELECT 'backfill-' || i FROM c`);
     });
     await evictDurableObject(stub);
     await sendVisits(email, 1000, liveAt + 60_000);
@@ -110,6 +114,15 @@ describe("history", () => {
     expect(again.status).toBe("duplicate");
     expect(again.profile.computed.visit_count).toBe(1001);
   });
+
+  it("answers a re-send as a duplicate after six windows of newer events, forgets it after ten", async () => {
+    const email = `${unique()}@example.com`;
+    const ids = await sendVisits(email, 7001, Date.UTC(2024, 0, 1));
+    expect((await resend(email, ids[0] as string)).status).toBe("duplicate");
+    const more = await sendVisits(email, 4000, Date.UTC(2024, 6, 1));
+    expect((await resend(email, ids[0] as string)).status).toBe("recorded");
+    expect((await resend(email, more[0] as string)).status).toBe("duplicate");
+  }, 60_000);
 
   it("keeps a history of large events within its size, so export and merge still answer", async () => {
     // 40 visits of about 240,000 characters each: 9.6 M, past the 8 MiB kept per profile.
@@ -215,6 +228,34 @@ describe("history", () => {
     expect(ids).not.toContain(shown);
     expect(ids.slice(0, 2).sort()).toEqual(unseen.sort());
     expect(ids).toHaveLength(5);
+  });
+
+  it("shows staff the same newest events as the timeline, when events of one moment have any ids", async () => {
+    const email = `${unique()}@example.com`;
+    const timestamp = new Date(Date.UTC(2025, 0, 1)).toISOString();
+    const prefix = unique("same-ms");
+    const ids = ["\uFF01", "\uFF02", "\uFF03", "\uFF04", "\uFF05", "\u{1F600}"].map(
+      (c) => prefix + c,
+    );
+    const batch = ids.map((id) => ({
+      id,
+      type: "visit",
+      channel: "web",
+      timestamp,
+      identifiers: { email },
+    }));
+    const sent = await call("/v1/events", { key: server, body: { batch } });
+    const profileId = sent.json.results[0].profile_id as string;
+    const timeline = await call(`/v1/profiles/${profileId}/timeline?limit=5`, { key: ADMIN });
+    const newest = timeline.json.events.map((e: { event_id: string }) => e.event_id);
+    expect(newest[0]).toBe(ids[5]);
+    const staff = async () => {
+      const found = await call("/v1/recognize", { key: pos, body: { identifiers: { email } } });
+      return found.json.profile.recent_events.map((e: { event_id: string }) => e.event_id);
+    };
+    expect(await staff()).toEqual(newest);
+    await evictDurableObject(env.PROFILES.getByName(profileId));
+    expect(await staff()).toEqual(newest);
   });
 
   it("keeps the newest value of a trait even when an older event arrives later", async () => {

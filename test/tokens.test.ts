@@ -209,9 +209,18 @@ describe("attacks on credentials", () => {
       identifiers: { user_id: `  ${userId} ` },
       traits: { first_name: "Tess" },
     });
-    const me = await call("/v1/me", { key: await idpToken(`${userId} `) });
+    const token = await idpToken(`${userId} `);
+    const me = await call("/v1/me", { key: token });
     expect(me.status, me.text).toBe(200);
     expect(me.json.first_name).toBe("Tess");
+    // The app may name the person as its identity provider did, spaces and all.
+    const own = await event(token, {
+      type: "visit",
+      channel: "app",
+      identifiers: { user_id: `${userId} ` },
+    });
+    expect(own.status, own.text).toBe(200);
+    expect(own.json.profile_id).toBe(me.json.profile_id);
     for (const sub of ["   ", "u\ud800"]) {
       const res = await call("/v1/me", { key: await idpToken(sub) });
       expect(res.status, JSON.stringify(sub)).toBe(401);

@@ -10,11 +10,26 @@ export interface Cursor {
   eventId: string;
 }
 
+// UTF-16 code units sort as code points (and so as SQLite's UTF-8 bytes) but for U+E000–U+FFFF,
+// which sort above the surrogates that encode U+10000 and beyond: moved below them here.
+const codePointRank = (unit: number) =>
+  unit < 0xd800 ? unit : unit >= 0xe000 ? unit - 0x800 : unit + 0x2000;
+
+/** SQLite's BINARY order of two strings (the order of their UTF-8 bytes). */
+export function compareUtf8(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return codePointRank(x) - codePointRank(y);
+  }
+  return a.length - b.length;
+}
+
 /** The order of `ORDER BY ts DESC, event_id DESC`, for events held in memory. */
 export function newestFirst(a: TimelineEvent, b: TimelineEvent): number {
   const byTime = Date.parse(b.timestamp) - Date.parse(a.timestamp);
-  if (byTime !== 0) return byTime;
-  return a.event_id < b.event_id ? 1 : a.event_id > b.event_id ? -1 : 0;
+  return byTime !== 0 ? byTime : compareUtf8(b.event_id, a.event_id);
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });

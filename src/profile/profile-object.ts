@@ -75,7 +75,7 @@ export class ProfileObject extends DurableObject<Env> {
   #eventCount = 0;
   /** Characters of JSON the kept events hold; persisted in meta. */
   #eventSize = 0;
-  /** The last sequence number given to an event or a remembered id; persisted in meta. */
+  /** The last sequence number given to an event; persisted in meta. */
   #seq = 0;
   #knownIdSet: Set<string> | null = null;
   /** Views as sent, built once per change: most calls read a profile that has not changed. */
@@ -673,8 +673,7 @@ export class ProfileObject extends DurableObject<Env> {
   #rememberPrunedId(eventId: string): void {
     const known = this.#knownIds();
     if (known.has(eventId)) return;
-    this.#seq += 1;
-    this.#sql`INSERT INTO event_ids (n, event_id) VALUES (${this.#seq}, ${eventId})`;
+    this.#sql`INSERT INTO event_ids (event_id) VALUES (${eventId})`;
     known.add(eventId);
   }
 
@@ -799,15 +798,15 @@ export class ProfileObject extends DurableObject<Env> {
         if (!over()) break;
         foldEvent(state.archived, foldOf(JSON.parse(row.body) as TimelineEvent));
         this.#sql`DELETE FROM events WHERE ts = ${row.ts} AND seq = ${row.seq}`;
-        // Numbered as it leaves, not as it came: its ten windows count from now.
-        this.#seq += 1;
-        this.#sql`INSERT INTO event_ids (n, event_id) VALUES (${this.#seq}, ${row.event_id})`;
+        // Numbered as it leaves (n is the next rowid), not as it came: its windows count from now.
+        this.#sql`INSERT INTO event_ids (event_id) VALUES (${row.event_id})`;
         this.#eventCount -= 1;
         this.#eventSize -= row.body.length;
       }
     }
     const forgotten = this.#sql<{ event_id: string }>`
-      DELETE FROM event_ids WHERE n <= ${this.#seq - this.#settings.maxEventIdsPerProfile}
+      DELETE FROM event_ids
+      WHERE n <= (SELECT max(n) FROM event_ids) - ${this.#settings.maxEventIdsPerProfile}
       RETURNING event_id`;
     for (const row of forgotten) this.#knownIdSet?.delete(row.event_id);
     return true;

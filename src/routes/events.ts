@@ -83,7 +83,9 @@ async function identifiersOf(
     return { verified: await lookupIdentifiers(env, principal, input), claimed: [] };
   }
   for (const type of ["anonymous_id", "user_id"] as const) {
-    if (input[type] !== undefined && !(own.type === type && input[type] === own.value)) {
+    // Compared as normalised (trimmed), as the credential's own value was.
+    const given = input[type]?.trim();
+    if (given !== undefined && !(own.type === type && given === own.value)) {
       throw new Problem(
         403,
         `A ${principal.role} credential sends events for its own ${own.type} only`,

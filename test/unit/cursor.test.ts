@@ -1,6 +1,6 @@
 // The timeline cursor: what encodeCursor writes comes back whole; anything else is not a cursor.
 import { describe, expect, it } from "vitest";
-import { decodeCursor, encodeCursor } from "../../src/profile/cursor";
+import { compareUtf8, decodeCursor, encodeCursor } from "../../src/profile/cursor";
 
 describe("the timeline cursor", () => {
   it("carries any event id back whole, in URL-safe characters", () => {
@@ -15,5 +15,18 @@ describe("the timeline cursor", () => {
     for (const text of ["", "garbage", "12", "12.", ".ZQ", "12.ZQ=", "1.2.3", "12.wyg", "1e3.ZQ"]) {
       expect(decodeCursor(text), text).toBeNull();
     }
+  });
+
+  it("orders ids as SQLite does, by their UTF-8 bytes, whatever the characters", () => {
+    const ids = ["a", "ab", "b", "é", "\uFF01", "\u{1F600}", "\uE000x", "\u{10000}", "z\uFFFF"];
+    const bytes = (id: string) => [...new TextEncoder().encode(id)];
+    const byBytes = [...ids].sort((x, y) => {
+      const [a, b] = [bytes(x), bytes(y)];
+      for (let i = 0; i < Math.min(a.length, b.length); i++) {
+        if (a[i] !== b[i]) return (a[i] as number) - (b[i] as number);
+      }
+      return a.length - b.length;
+    });
+    expect([...ids].sort(compareUtf8)).toEqual(byBytes);
   });
 });
