@@ -20,7 +20,10 @@ if (!existsSync(path)) {
   const text = Object.entries(vars)
     .map(([name, value]) => `${name}='${value}'`)
     .join("\n");
-  writeFileSync(path, `${text}\n`, { mode: 0o600 });
+  // Every secret of secrets.env.example is named, so wrangler sees the Env its types declare.
+  const provider = "AUTH_JWKS=''\nAUTH_JWKS_URL=''\nAUTH_ISSUER=''\nAUTH_AUDIENCE=''";
+  const note = "# The brand identity provider, for customer tokens (README, Configuration):";
+  writeFileSync(path, `${text}\n${note}\n${provider}\n`, { mode: 0o600 });
   console.log(
     `Created .dev.vars with fresh secrets. Your admin API key (shown once):\n\n  ${adminKey}\n`,
   );
