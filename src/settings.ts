@@ -1,11 +1,11 @@
 // Settings read from the environment once per isolate; every limit the service enforces lives here.
 
-import type { CountryCode } from "libphonenumber-js";
+import { type CountryCode, isSupportedCountry } from "libphonenumber-js";
 import { z } from "zod";
 import type { IdentifierType } from "./identity/types";
 import { parseJson } from "./json-text";
 
-const LimitsSchema = z.record(z.string(), z.number().int().positive());
+const LimitSchema = z.number().int().positive();
 
 export interface Settings {
   defaultCountry: CountryCode;
@@ -51,10 +51,15 @@ export function blocklistPattern(entry: string): RegExp {
 export function parseSettings(env: Partial<Record<string, unknown>>): Settings {
   const text = (name: string) =>
     typeof env[name] === "string" ? (env[name] as string) : undefined;
-  const limits = LimitsSchema.safeParse(parseJson(text("IDENTIFIER_LIMITS") ?? "{}"));
+  // Entry by entry: one odd entry (`"phone": 0`) must not throw the others away.
+  const configured = parseJson(text("IDENTIFIER_LIMITS") ?? "{}");
+  const limits = Object.entries(
+    configured !== null && typeof configured === "object" ? configured : {},
+  ).filter(([type, n]) => Object.hasOwn(defaultLimits, type) && LimitSchema.safeParse(n).success);
+  const country = text("DEFAULT_PHONE_COUNTRY")?.trim().toUpperCase() ?? "";
   const maxEvents = integer(text("MAX_EVENTS_PER_PROFILE"), 1000);
   return {
-    defaultCountry: (text("DEFAULT_PHONE_COUNTRY") ?? "US").toUpperCase() as CountryCode,
+    defaultCountry: isSupportedCountry(country) ? country : "US",
     maxEventsPerProfile: maxEvents,
     maxHistorySize: integer(text("MAX_HISTORY_SIZE"), 8 * 1024 * 1024),
     maxEventIdsPerProfile: maxEvents * 10,
@@ -62,7 +67,7 @@ export function parseSettings(env: Partial<Record<string, unknown>>): Settings {
     // user_id and loyalty_id stay at one: merge protection depends on it.
     identifierLimits: {
       ...defaultLimits,
-      ...(limits.success ? limits.data : {}),
+      ...Object.fromEntries(limits),
       user_id: 1,
       loyalty_id: 1,
     },

@@ -36,19 +36,25 @@ function normalizeValue(type: IdentifierType, raw: string, country: CountryCode)
   if (JUNK.has(trimmed.toLowerCase())) return { ok: false, reason: "junk" };
   switch (type) {
     case "email": {
-      const value = trimmed.toLowerCase();
-      return email.safeParse(value).success
-        ? { ok: true, value }
+      // Checked before lower-casing: "\u212Aate@…" (a Kelvin sign) lower-cases to "kate@…",
+      // someone else's address.
+      return email.safeParse(trimmed).success
+        ? { ok: true, value: trimmed.toLowerCase() }
         : { ok: false, reason: "invalid", message: "Not an email address" };
     }
     case "phone": {
+      // Before parsing, so 000-000-0000 is junk, not invalid; after, for what the parser reads
+      // through (other scripts' digits, an extension, a trunk prefix).
       if (REPEATED_DIGIT.test(trimmed.replace(/\D/g, "").replace(/^1(?=(\d)\1{9}$)/, ""))) {
         return { ok: false, reason: "junk" };
       }
       const phone = parsePhoneNumberFromString(trimmed, country);
-      return phone?.isValid()
-        ? { ok: true, value: phone.number }
-        : { ok: false, reason: "invalid", message: "Not a valid phone number" };
+      if (phone && REPEATED_DIGIT.test(phone.nationalNumber)) return { ok: false, reason: "junk" };
+      if (!phone?.isValid()) {
+        return { ok: false, reason: "invalid", message: "Not a valid phone number" };
+      }
+      // Extensions of one switchboard are different people (RFC 3966 spelling).
+      return { ok: true, value: phone.ext ? `${phone.number};ext=${phone.ext}` : phone.number };
     }
     default:
       return { ok: true, value: trimmed };

@@ -50,9 +50,9 @@ export function maskEmail(email: string): string {
   return `${email.slice(0, Math.min(1, at))}***${email.slice(at)}`;
 }
 
-/** `+14155550132` → `•••• 0132`. */
+/** `+14155550132` → `•••• 0132`; an extension (`;ext=5`) is left out. */
 export function maskPhone(phone: string): string {
-  return `•••• ${phone.slice(-4)}`;
+  return `•••• ${phone.replace(/;ext=.*$/, "").slice(-4)}`;
 }
 
 function values(state: ProfileState, type: IdentifierType, verified = true): string[] {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { normalizeIdentifier } from "../../src/identity/normalize";
-import { blocklistPattern } from "../../src/settings";
+import { blocklistPattern, parseSettings } from "../../src/settings";
 
 const options = {
   defaultCountry: "US" as const,
@@ -42,6 +42,32 @@ describe("normalizeIdentifier", () => {
     }
   });
 
+  it("drops a placeholder phone however it is typed: other scripts' digits, an extension, a trunk prefix", () => {
+    for (const raw of [
+      "（８８８）８８８-８８８８",
+      "٨٨٨٨٨٨٨٨٨٨",
+      "(888) 888-8888 x1",
+      "888-888-8888 ext. 2",
+    ]) {
+      expect(value("phone", raw), raw).toEqual({ ok: false, reason: "junk" });
+    }
+    const gb = { ...options, defaultCountry: "GB" as const };
+    expect(normalizeIdentifier("phone", "07777 777777", gb)).toEqual({ ok: false, reason: "junk" });
+  });
+
+  it("keeps two extensions of one switchboard apart, and the line without one", () => {
+    expect(value("phone", "+1 415 555 0132 ext. 5")).toEqual({
+      ok: true,
+      value: "+14155550132;ext=5",
+    });
+    expect(value("phone", "(415) 555-0132 x6")).toEqual({ ok: true, value: "+14155550132;ext=6" });
+  });
+
+  it("never turns an address that is not ASCII into someone's ASCII one by lower-casing", () => {
+    // U+212A KELVIN SIGN lower-cases to "k".
+    expect(value("email", "\u212Aate@example.com")).toMatchObject({ ok: false, reason: "invalid" });
+  });
+
   it("drops placeholders from the blocklist", () => {
     expect(value("email", "NoEmail@Store7.example")).toEqual({ ok: false, reason: "blocklisted" });
     expect(value("phone", "(212) 555-0000")).toEqual({ ok: false, reason: "blocklisted" });
@@ -54,5 +80,28 @@ describe("normalizeIdentifier", () => {
 
   it("keeps ids case-sensitive, only trimmed", () => {
     expect(value("user_id", " AbC-1 ")).toEqual({ ok: true, value: "AbC-1" });
+  });
+});
+
+describe("identifier settings", () => {
+  it("keeps the valid IDENTIFIER_LIMITS entries when one is odd, and ignores unknown types", () => {
+    const { identifierLimits } = parseSettings({
+      IDENTIFIER_LIMITS: '{"email":1,"phone":0,"toString":3,"device_id":2.5}',
+    });
+    expect(identifierLimits).toMatchObject({ email: 1, phone: 5, device_id: 20 });
+    expect(Object.hasOwn(identifierLimits, "toString")).toBe(false);
+  });
+
+  it("reads phone numbers as US ones when DEFAULT_PHONE_COUNTRY is blank or unknown", () => {
+    const cases = [
+      ["", "US"],
+      [" ", "US"],
+      ["XX", "US"],
+      [" gb ", "GB"],
+    ] as const;
+    for (const [configured, used] of cases) {
+      const { defaultCountry } = parseSettings({ DEFAULT_PHONE_COUNTRY: configured });
+      expect(defaultCountry, JSON.stringify(configured)).toBe(used);
+    }
   });
 });
