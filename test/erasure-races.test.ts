@@ -3,7 +3,9 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import { unlinkErased } from "../src/identity/erasure";
 import { hashIdentifier } from "../src/identity/hash";
+import { newProfileId } from "../src/identity/resolver";
 import { shardOf } from "../src/identity/shards";
 import type { ProfileObject } from "../src/profile/profile-object";
 import type { MergeInfo, Snapshot } from "../src/profile/protocol";
@@ -358,4 +360,55 @@ describe("an event id seen earlier in a batch", () => {
       expect(["recorded", "duplicate"]).toContain(res.json.results.at(-1).status);
     }
   }, 60_000);
+});
+
+describe("lookups after an erasure elsewhere", () => {
+  it("answers a user_id's new owner, not a family email's, when another isolate erased its old one", async () => {
+    const userId = unique("u");
+    const a = await event(server, {
+      type: "identify",
+      channel: "app",
+      identifiers: { user_id: userId, email: `${unique("a")}@example.com` },
+    });
+    const sisterEmail = `${unique("b")}@example.com`;
+    const b = await event(server, {
+      type: "identify",
+      channel: "app",
+      identifiers: { email: sisterEmail },
+      traits: { first_name: "Sister" },
+    });
+    expect(a.status).toBe(200);
+    expect(b.status).toBe(200);
+    // Another isolate (its own caches) erases A, and the same login signs up again as C.
+    const erased = await profileStub(env, a.json.profile_id).erase();
+    if (erased.status !== "ok") throw new Error("erase failed");
+    await unlinkErased(env, erased.value, [a.json.profile_id]);
+    const c = newProfileId();
+    const u = await hashIdentifier(pepper, "user_id", userId);
+    await env.IDENTITIES.getByName(shardOf(u.hash)).claim(u.hash, c);
+    await profileStub(env, c).ingest({
+      profileId: c,
+      event: {
+        event_id: unique("evt"),
+        type: "identify",
+        channel: "app",
+        timestamp: new Date().toISOString(),
+      },
+      held: [u],
+      offered: [],
+      claimed: [],
+      refused: [],
+      source: "server",
+      view: "full",
+    });
+    // Control: the index says user_id → C.
+    expect(await env.IDENTITIES.getByName(shardOf(u.hash)).owner(u.hash)).toBe(c);
+    // This isolate still caches user_id → A. A till looks up with the user_id and a family email.
+    const found = await call("/v1/recognize", {
+      key: ADMIN,
+      body: { identifiers: { user_id: userId, email: sisterEmail } },
+    });
+    expect(found.status).toBe(200);
+    expect(found.json.profile_id, `b=${b.json.profile_id}`).toBe(c);
+  });
 });

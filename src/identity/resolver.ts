@@ -175,13 +175,16 @@ export class Resolver {
     kind: K,
   ): Promise<{ profileId: string; view: JsonText<ViewOf<K>> } | null> {
     const sorted = [...identifiers].sort((a, b) => priority(a.type) - priority(b.type));
-    for (const fresh of [false, true]) {
-      const found = await this.owners(sorted, fresh);
-      for (const [i, owner] of found.entries()) {
-        const identifier = sorted[i];
-        if (!owner || !identifier) continue;
+    const found = await this.owners(sorted);
+    for (const [i, identifier] of sorted.entries()) {
+      let owner = found[i];
+      for (const fresh of [false, true]) {
+        if (!owner) break;
         const result = await this.view(owner, kind, [identifier]);
         if (result) return { profileId: result.profileId, view: result.value };
+        // The owner this isolate knew is gone (erased elsewhere): the index may name a newer
+        // one, who outranks the next identifier's owner.
+        if (!fresh) [owner] = await this.owners([identifier], true);
       }
     }
     return null;
