@@ -158,6 +158,37 @@ describe("merging profiles", () => {
     expect(lookup.status).toBe(400);
   });
 
+  it("merges strangers through an email typed for everyone only up to the phone limit", async () => {
+    const pos = await createKey("pos", { store_id: "store-9" });
+    const base = 1000 + Math.floor(Math.random() * 8000);
+    const phones = Array.from(
+      { length: 7 },
+      (_, i) => `+1 415 555 ${String(base + i).padStart(4, "0")}`,
+    );
+    const strangers: string[] = [];
+    for (const phone of phones) {
+      const visit = await event(server, { type: "visit", channel: "web", identifiers: { phone } });
+      strangers.push(visit.json.profile_id);
+    }
+    const placeholder = `${unique("orders")}@store9.example`;
+    for (const phone of phones) {
+      const sale = await event(pos, {
+        type: "purchase",
+        identifiers: { email: placeholder, phone },
+        properties: { order_id: unique("o"), total: 10, currency: "USD" },
+      });
+      expect(sale.status, sale.text).toBe(200);
+    }
+    const found = await call("/v1/recognize", {
+      key: ADMIN,
+      body: { identifiers: { email: placeholder } },
+    });
+    expect(found.json.profile.identifiers.phone).toHaveLength(5);
+    const last = await call(`/v1/profiles/${strangers[6]}`, { key: ADMIN });
+    expect(last.json.profile_id).toBe(strangers[6]);
+    expect(last.json.identifiers.email).toBeUndefined();
+  });
+
   it("keeps a shared non-placeholder email with its first profile when loyalty ids differ", async () => {
     const shared = `${unique("front-desk")}@example.com`;
     const first = await cardholder(shared);
@@ -490,17 +521,15 @@ describe("merging profiles", () => {
   it("finds a person by an identifier or the id of a profile merged away nine merges ago, and erases them by it", async () => {
     const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
     const n = 10;
-    const emails = Array.from({ length: n }, () => `${unique()}@example.com`);
+    // Anonymous ids and devices: types whose limits (50, 20) let ten profiles become one.
+    const anons = Array.from({ length: n }, () => unique("anon"));
     const devices = Array.from({ length: n }, () => unique("dev"));
-    const anonymousId = unique("anon");
     const ids: string[] = [];
     for (let i = 0; i < n; i++) {
-      const identifiers = { email: emails[i], device_id: devices[i] };
-      const last = i === n - 1 ? { anonymous_id: anonymousId } : {};
       const first = await event(server, {
         type: "visit",
         channel: "web",
-        identifiers: { ...identifiers, ...last },
+        identifiers: { anonymous_id: anons[i], device_id: devices[i] },
       });
       ids.push(first.json.profile_id);
       await pause(5); // the older profile survives each merge
@@ -511,17 +540,17 @@ describe("merging profiles", () => {
       const join = await event(server, {
         type: "identify",
         channel: "app",
-        identifiers: { email: emails[i - 1], device_id: devices[i] },
+        identifiers: { anonymous_id: anons[i - 1], device_id: devices[i] },
       });
       expect(join.json.merged_profile_ids).toHaveLength(1);
     }
     forgetOwners();
     const found = await call("/v1/recognize", {
       key: ADMIN,
-      body: { identifiers: { anonymous_id: anonymousId } },
+      body: { identifiers: { anonymous_id: anons[n - 1] } },
     });
     expect(found.status, found.text).toBe(200);
-    expect(found.json.profile.identifiers.email).toHaveLength(n);
+    expect(found.json.profile.identifiers.device_id).toHaveLength(n);
     const newest = ids[n - 1] as string;
     const byId = await call(`/v1/profiles/${newest}`, { key: ADMIN });
     expect(byId.status, byId.text).toBe(200);

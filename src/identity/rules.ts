@@ -105,6 +105,18 @@ export function chooseSurvivor(group: readonly Holdings[]): Holdings {
 }
 
 /** Whether two profiles' keys agree: merge protection. */
+/** Whether `profile` merged into `holdings` keeps every type other than the keys within its limit. */
+function fits(
+  holdings: Pick<Holdings, "counts">,
+  profile: Pick<Holdings, "counts">,
+  limits: Limits,
+): boolean {
+  return Object.entries(profile.counts).every(([type, n]) => {
+    const t = type as IdentifierType;
+    return isKey(t) || (holdings.counts[t] ?? 0) + n <= limits.identifierLimits[t];
+  });
+}
+
 export function compatible(a: Pick<Holdings, "keys">, b: Pick<Holdings, "keys">): boolean {
   return KEY_TYPES.every((type) => {
     const x = a.keys[type as KeyType];
@@ -158,6 +170,12 @@ export function plan(
     if (!profile) continue;
     if (!compatible(holdings, profile)) {
       refused.push({ type, hash, owner, reason: "merge_protection" });
+      continue;
+    }
+    // A value typed for everyone (a store's placeholder email) must not funnel strangers into
+    // one profile: a merge, too, keeps every type within its limit.
+    if (group.length > 0 && !fits(holdings, profile, limits)) {
+      refused.push({ type, hash, owner, reason: "limit" });
       continue;
     }
     if (group.length > 0 && merges + profile.merges + 1 > limits.maxMergesPerProfile) {

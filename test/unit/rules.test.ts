@@ -124,4 +124,27 @@ describe("plan", () => {
     );
     expect(result).toMatchObject({ home: "a", losers: [], refused: [{ reason: "merge_limit" }] });
   });
+
+  it("merges no profile that would take a type past its limit, as a placeholder email would", () => {
+    const owners = new Map([
+      ["a", profile("a", 1, { counts: { email: 1, phone: 4 } })],
+      ["b", profile("b", 2, { counts: { phone: 1 } })],
+      ["c", profile("c", 3, { counts: { phone: 1, user_id: 1 }, keys: { user_id: "u" } })],
+    ]);
+    const result = plan(
+      [
+        { type: "email", hash: "shared", owner: "a" },
+        { type: "phone", hash: "p", owner: "b" },
+        { type: "device_id", hash: "d", owner: "c" },
+      ],
+      owners,
+      limits,
+    );
+    // b's phone makes five, which fits; c's would make six.
+    expect(result).toMatchObject({
+      home: "a",
+      losers: ["b"],
+      refused: [{ type: "device_id", owner: "c", reason: "limit" }],
+    });
+  });
 });
