@@ -67,7 +67,11 @@ export function normalizeIdentifier(
   options: NormalizeOptions,
 ): Normalized {
   const result = normalizeValue(type, raw, options.defaultCountry);
-  if (result.ok && options.blocklist.some((pattern) => pattern.test(result.value))) {
+  if (!result.ok) return result;
+  // A blocklisted number stays blocked with any extension typed after it; one extension of a
+  // number can still be blocklisted alone (`+12125550000;ext=5`).
+  const forms = [result.value, result.value.replace(/;ext=.*$/, "")];
+  if (options.blocklist.some((pattern) => forms.some((form) => pattern.test(form)))) {
     return { ok: false, reason: "blocklisted" };
   }
   return result;

@@ -71,6 +71,10 @@ describe("normalizeIdentifier", () => {
   it("drops placeholders from the blocklist", () => {
     expect(value("email", "NoEmail@Store7.example")).toEqual({ ok: false, reason: "blocklisted" });
     expect(value("phone", "(212) 555-0000")).toEqual({ ok: false, reason: "blocklisted" });
+    // A blocklisted switchboard number, whichever extension is typed after it.
+    for (const raw of ["(212) 555-0000 x1", "212-555-0000 ext. 12", "+1 212 555 0000 #3"]) {
+      expect(value("phone", raw), raw).toEqual({ ok: false, reason: "blocklisted" });
+    }
   });
 
   it("calls malformed emails and phones invalid", () => {
