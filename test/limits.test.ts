@@ -101,6 +101,25 @@ describe("limits", () => {
     expect(full.status).toBe(200);
     expect(full.json.status).toBe("recorded");
     expect(full.json.dropped_traits).toEqual(["extra", "constructor"]);
+    // A retry after a timeout, alone or twice in a batch, learns it again.
+    const sent = visit({
+      identifiers: { email },
+      traits: { k0: "changed", extra: 1, constructor: 2 },
+    });
+    const again = await call("/v1/events", { key: server, body: sent });
+    expect(again.json.status).toBe("recorded");
+    const retry = await call("/v1/events", { key: server, body: sent });
+    expect(retry.json).toMatchObject({
+      status: "duplicate",
+      dropped_traits: ["extra", "constructor"],
+    });
+    const batch = await call("/v1/events", { key: server, body: { batch: [sent, sent] } });
+    for (const result of batch.json.results) {
+      expect(result).toMatchObject({
+        status: "duplicate",
+        dropped_traits: ["extra", "constructor"],
+      });
+    }
     const traits = full.json.profile.traits;
     expect(Object.keys(traits)).toHaveLength(500);
     expect(traits.k0).toBe("changed");

@@ -258,6 +258,33 @@ describe("merging profiles", () => {
     expect(new Set(events).size).toBe(4);
   });
 
+  it("keeps both of two people's events that shared an id when the two turn out to be one", async () => {
+    const id = unique("order");
+    const email = `${unique()}@example.com`;
+    const phone = `+1415555${String(1000 + Math.floor(Math.random() * 8999))}`;
+    // Two tills that number orders alike, for two customers not yet known to be one.
+    const purchase = (identifiers: Record<string, string>, total: number) =>
+      call("/v1/events", {
+        key: server,
+        body: {
+          id,
+          type: "purchase",
+          channel: "store",
+          identifiers,
+          properties: { order_id: `o-${total}`, total, currency: "USD" },
+        },
+      });
+    const first = await purchase({ email }, 10);
+    const second = await purchase({ phone }, 20);
+    expect([first.json.status, second.json.status]).toEqual(["recorded", "recorded"]);
+    const join = await identify(server, { email, phone });
+    expect(join.json.merged_profile_ids).toHaveLength(1);
+    expect(join.json.profile.computed).toMatchObject({ purchase_count: 2, lifetime_value: 30 });
+    expect((await timelineIds(join.json.profile_id)).filter((e) => e === id)).toHaveLength(2);
+    // Sent again now, it is one person's repeat.
+    expect((await purchase({ email }, 10)).json.status).toBe("duplicate");
+  });
+
   it("answers duplicate for a re-sent event, with the survivor's id after a merge", async () => {
     const email = `${unique()}@example.com`;
     const phone = `+1929555${String(1000 + Math.floor(Math.random() * 8999))}`;

@@ -148,7 +148,12 @@ export class ProfileObject extends DurableObject<Env> {
     const relinked = input.offered.filter((o) => state.identifierHashes.get(o.hash)?.verified);
     if (this.#knownIds().has(eventId)) {
       const view = this.#view(input.view, state);
-      return ok({ kind: "duplicate", view, accepted: relinked, droppedTraits: [] });
+      // A retry after a timeout never saw the first answer: it learns again which keys the
+      // profile has no room for.
+      const droppedTraits = Object.keys(input.event.traits ?? {}).filter(
+        (key) => !Object.hasOwn(state.traits, key),
+      );
+      return ok({ kind: "duplicate", view, accepted: relinked, droppedTraits });
     }
 
     const fresh = input.offered.filter((o) => !state.identifierHashes.get(o.hash)?.verified);
@@ -368,7 +373,7 @@ export class ProfileObject extends DurableObject<Env> {
         const held = state.identifierHashes.get(id.hash);
         if (!held || (id.verified && !held.verified)) this.#putIdentifier(id, id.verified, now);
       }
-      for (const event of snapshot.events) this.#insertEvent(event);
+      for (const event of snapshot.events) this.#importEvent(event);
       for (const eventId of snapshot.prunedEventIds) this.#rememberPrunedId(eventId);
       for (const trait of snapshot.traits) this.#setTrait(trait.key, trait.value, trait.updatedAt);
       for (const change of snapshot.consentHistory) this.#addConsent(change);
@@ -653,9 +658,25 @@ export class ProfileObject extends DurableObject<Env> {
     state.identifiers = [...state.identifierHashes.values()];
   }
 
-  #insertEvent(event: TimelineEvent): void {
+  /**
+   * A merged-in event. One whose id this profile knows is the same event sent twice, unless its
+   * content differs: then two people's events shared an id (idempotency is per person), both were
+   * recorded and counted, and both are kept. An id known only as one that left the window is
+   * taken as the same event: its content is gone.
+   */
+  #importEvent(event: TimelineEvent): void {
+    if (this.#knownIds().has(event.event_id)) {
+      const held = this.#sql<{ body: string }>`
+        SELECT body FROM events WHERE event_id = ${event.event_id}`;
+      const body = JSON.stringify(event);
+      if (held.length === 0 || held.some((row) => row.body === body)) return;
+    }
+    this.#insertEvent(event, true);
+  }
+
+  #insertEvent(event: TimelineEvent, again = false): void {
     const known = this.#knownIds();
-    if (known.has(event.event_id)) return;
+    if (known.has(event.event_id) && !again) return;
     this.#seq += 1;
     const body = JSON.stringify(event);
     this.#sql`INSERT INTO events (ts, seq, event_id, body)

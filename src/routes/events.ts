@@ -132,27 +132,33 @@ async function checked(env: Env, principal: Principal, input: EventInput) {
   return { event, verified, claimed };
 }
 
+/** Where an event of a batch was recorded, and the trait keys its profile had no room for. */
+interface Recorded {
+  profileId: string;
+  droppedTraits: string[];
+}
+
 /**
- * Records a checked event. `recordedOn` is the profile an earlier event of the same batch with the
- * same id went to: the id is a duplicate wherever this one's identifiers lead.
+ * Records a checked event. `recordedAs` is what became of an earlier event of the same batch with
+ * the same id: the id is a duplicate there, wherever this one's identifiers lead.
  */
 async function record(
   resolver: Resolver,
   principal: Principal,
   { event, verified, claimed }: Awaited<ReturnType<typeof checked>>,
-  recordedOn?: string,
-): Promise<{ profileId: string; answer: JsonText<IngestResult> }> {
+  recordedAs?: Recorded,
+): Promise<Recorded & { answer: JsonText<IngestResult> }> {
   const view = viewFor(principal);
   // A repeat of an id earlier in the batch is a duplicate there, unless that profile was erased
   // since (by a request running beside the batch): then it is recorded afresh, as on its own.
-  const earlier = recordedOn ? await resolver.view(recordedOn, view) : null;
+  const earlier = recordedAs ? await resolver.view(recordedAs.profileId, view) : null;
   const result = earlier
     ? {
         status: "duplicate" as const,
         profileId: earlier.profileId,
         merged: [],
         view: earlier.value,
-        droppedTraits: [],
+        droppedTraits: recordedAs?.droppedTraits ?? [],
       }
     : await resolver.ingest({
         event,
@@ -168,7 +174,11 @@ async function record(
     merged_profile_ids: result.merged,
     ...(result.droppedTraits.length ? { dropped_traits: result.droppedTraits } : {}),
   };
-  return { profileId: result.profileId, answer: embed(fields, "profile", result.view) };
+  return {
+    profileId: result.profileId,
+    droppedTraits: result.droppedTraits,
+    answer: embed(fields, "profile", result.view),
+  };
 }
 
 /** A batch answers every event on its own: one bad event does not sink the others. */
@@ -190,7 +200,7 @@ export const events = router().openapi(
       return sendJson(c, answer, 200);
     }
     const results: JsonText<IngestResult | ReturnType<typeof prefixed>>[] = [];
-    const seen = new Map<string, string>();
+    const seen = new Map<string, Recorded>();
     // In order, one at a time: later events of a batch may depend on earlier ones.
     for (const [index, raw] of body.batch.entries()) {
       const parsed = EventSchema.safeParse(raw);
@@ -200,13 +210,13 @@ export const events = router().openapi(
         if (index > 0) await limit(c.env, principal);
         if (!parsed.success) throw invalid(parsed.error);
         const event = await checked(c.env, principal, parsed.data);
-        const { profileId, answer } = await record(
+        const { answer, ...recorded } = await record(
           resolver,
           principal,
           event,
           seen.get(event.event.event_id),
         );
-        seen.set(event.event.event_id, profileId);
+        seen.set(event.event.event_id, recorded);
         results.push(answer);
       } catch (error) {
         if (!(error instanceof Problem) || error.status === 500) throw error;
