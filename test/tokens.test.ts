@@ -201,7 +201,7 @@ describe("attacks on credentials", () => {
     }
   });
 
-  it("reads a token's sub as the user_id events name: trimmed, never blank or a lone surrogate", async () => {
+  it("reads a token's sub as the user_id events name: trimmed, never blank, a placeholder or a lone surrogate", async () => {
     const userId = unique("user");
     await event(server, {
       type: "identify",
@@ -221,7 +221,7 @@ describe("attacks on credentials", () => {
     });
     expect(own.status, own.text).toBe(200);
     expect(own.json.profile_id).toBe(me.json.profile_id);
-    for (const sub of ["   ", "u\ud800"]) {
+    for (const sub of ["   ", "u\ud800", "anonymous", " N/A ", "0"]) {
       const res = await call("/v1/me", { key: await idpToken(sub) });
       expect(res.status, JSON.stringify(sub)).toBe(401);
       expect(res.text).toMatch(/sub/);

@@ -12,6 +12,7 @@ import {
 } from "jose";
 import { z } from "zod";
 import { Problem } from "../errors";
+import { isPlaceholder } from "../identity/normalize";
 import { wellFormed } from "../schemas";
 
 /** Issuer of every token this service signs; an identity provider must never use it. */
@@ -47,13 +48,15 @@ const CLOCK_TOLERANCE_SECONDS = 30;
 const CACHE_LIMIT = 8;
 
 const identifier = z.string().min(1).max(256);
-// A brand's user_id as its events name it: trimmed and well-formed, as identifiers are normalised.
+// A brand's user_id as its events name it: trimmed, well-formed and no placeholder (which an
+// event would drop: every token carrying "anonymous" would otherwise be one person).
 const subject = z
   .string()
   .trim()
   .min(1)
   .max(256)
-  .refine(wellFormed, { message: "Not valid Unicode" });
+  .refine(wellFormed, { message: "Not valid Unicode" })
+  .refine((sub) => !isPlaceholder(sub), { message: "A placeholder, not a person" });
 
 // A signature check costs more than the rest of a request: a token verified once is trusted,
 // per verifying setup, for a minute or until its own expiry if that is sooner, then verified
@@ -107,7 +110,7 @@ export async function verifyIdentityToken(
   if (!sub.success) {
     throw new Problem(
       401,
-      'The token\'s "sub" claim must be a non-blank string of 1 to 256 characters',
+      'The token\'s "sub" claim must name a person: 1 to 256 characters, not blank or a placeholder',
       {
         cause: sub.error,
       },
