@@ -115,6 +115,41 @@ describe("history", () => {
     expect(again.profile.computed.visit_count).toBe(1001);
   });
 
+  it("keeps knowing an id two merged events share while one is in the window, the other's long gone", async () => {
+    const id = unique("order");
+    const email = `${unique()}@example.com`;
+    const phone = `+1929555${String(1000 + Math.floor(Math.random() * 8999))}`;
+    const purchase = (identifiers: Record<string, string>, total: number, timestamp?: string) =>
+      event(server, {
+        id,
+        type: "purchase",
+        channel: "store",
+        identifiers,
+        properties: { order_id: `o-${total}`, total, currency: "USD" },
+        ...(timestamp ? { timestamp } : {}),
+      });
+    await purchase({ email }, 10, "2020-01-01T00:00:00.000Z");
+    await purchase({ phone }, 20);
+    const join = await event(server, {
+      type: "identify",
+      channel: "web",
+      identifiers: { email, phone },
+    });
+    const profileId = join.json.profile_id as string;
+    // The 2020 copy leaves the window; today's stays.
+    await sendVisits(email, 1000, Date.UTC(2021, 0, 1));
+    // Stands in for ten windows of ids that left after it, so the next prune forgets its id.
+    await runInDurableObject(env.PROFILES.getByName(profileId), (_i, state) => {
+      state.storage.sql.exec(`
+        WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 10000)
+        INSERT INTO event_ids (event_id) SELECT 'later-' || i FROM c`);
+    });
+    await sendVisits(email, 1, Date.UTC(2022, 0, 1));
+    const again = await purchase({ email }, 20);
+    expect(again.json.status).toBe("duplicate");
+    expect(again.json.profile.computed.purchase_count).toBe(2);
+  });
+
   it("answers a re-send as a duplicate after six windows of newer events, forgets it after ten", async () => {
     const email = `${unique()}@example.com`;
     const ids = await sendVisits(email, 7001, Date.UTC(2024, 0, 1));

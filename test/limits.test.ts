@@ -130,6 +130,23 @@ describe("limits", () => {
     expect(timeline.json.events[0].traits).toEqual({ k0: "changed", extra: 1, constructor: 2 });
   });
 
+  it("names a batch repeat's own traits the profile has no room for, as a lone re-send does", async () => {
+    const email = `${unique()}@example.com`;
+    for (let r = 0; r < 5; r++) {
+      const traits = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`k${r}_${i}`, i]));
+      await call("/v1/events", { key: server, body: visit({ identifiers: { email }, traits }) });
+    }
+    const id = unique("e");
+    const sent = (traits: Record<string, unknown>) => visit({ id, identifiers: { email }, traits });
+    const res = await call("/v1/events", {
+      key: server,
+      body: { batch: [sent({ colour: "red" }), sent({ size: "M" })] },
+    });
+    const [first, repeat] = res.json.results;
+    expect(first).toMatchObject({ status: "recorded", dropped_traits: ["colour"] });
+    expect(repeat).toMatchObject({ status: "duplicate", dropped_traits: ["size"] });
+  });
+
   it("keeps the 500 most recently updated trait keys when two profiles merge", async () => {
     const [email, loyalty_id] = [`${unique()}@example.com`, unique("L")];
     const fill = async (identifiers: object, prefix: string, hoursAgo: number) => {

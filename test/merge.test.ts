@@ -285,6 +285,37 @@ describe("merging profiles", () => {
     expect((await purchase({ email }, 10)).json.status).toBe("duplicate");
   });
 
+  it("pages through both of two merged events that share an id and a moment", async () => {
+    const id = unique("order");
+    const email = `${unique()}@example.com`;
+    const phone = `+1415555${String(1000 + Math.floor(Math.random() * 8999))}`;
+    const timestamp = "2026-01-02T10:00:00.000Z";
+    const purchase = (identifiers: Record<string, string>, total: number) =>
+      event(server, {
+        id,
+        type: "purchase",
+        channel: "store",
+        timestamp,
+        identifiers,
+        properties: { order_id: `o-${total}`, total, currency: "USD" },
+      });
+    await purchase({ email }, 10);
+    await purchase({ phone }, 20);
+    const join = await identify(server, { email, phone });
+    const paged: string[] = [];
+    let before: string | null = null;
+    do {
+      const query: string = before ? `&before=${encodeURIComponent(before)}` : "";
+      const page = await call(`/v1/profiles/${join.json.profile_id}/timeline?limit=1${query}`, {
+        key: ADMIN,
+      });
+      for (const e of page.json.events) paged.push(`${e.event_id}:${e.properties?.total ?? ""}`);
+      before = page.json.next;
+    } while (before && paged.length < 10);
+    expect(paged).toHaveLength(3);
+    expect(paged.filter((e) => e.startsWith(`${id}:`)).sort()).toEqual([`${id}:10`, `${id}:20`]);
+  });
+
   it("answers duplicate for a re-sent event, with the survivor's id after a merge", async () => {
     const email = `${unique()}@example.com`;
     const phone = `+1929555${String(1000 + Math.floor(Math.random() * 8999))}`;

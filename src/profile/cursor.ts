@@ -8,6 +8,8 @@ import type { TimelineEvent } from "../schemas";
 export interface Cursor {
   ts: number;
   eventId: string;
+  /** Last, for two events of one moment that share an id (two people's, merged into one). */
+  seq: number;
 }
 
 // UTF-16 code units sort as code points (and so as SQLite's UTF-8 bytes) but for U+E000–U+FFFF,
@@ -26,7 +28,10 @@ export function compareUtf8(a: string, b: string): number {
   return a.length - b.length;
 }
 
-/** The order of `ORDER BY ts DESC, event_id DESC`, for events held in memory. */
+/**
+ * The order of `ORDER BY ts DESC, event_id DESC, seq DESC`, for events held in memory: kept newest
+ * first as they arrive, so a stable sort leaves the later of two equal ones first.
+ */
 export function newestFirst(a: TimelineEvent, b: TimelineEvent): number {
   const byTime = Date.parse(b.timestamp) - Date.parse(a.timestamp);
   return byTime !== 0 ? byTime : compareUtf8(b.event_id, a.event_id);
@@ -34,19 +39,19 @@ export function newestFirst(a: TimelineEvent, b: TimelineEvent): number {
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
-export function encodeCursor({ ts, eventId }: Cursor): string {
-  return `${ts}.${base64url.encode(eventId)}`;
+export function encodeCursor({ ts, eventId, seq }: Cursor): string {
+  return `${ts}.${base64url.encode(eventId)}.${seq}`;
 }
 
 /** The cursor in `text`, or null when it is not one `encodeCursor` could have written. */
 export function decodeCursor(text: string): Cursor | null {
-  const match = /^(-?\d{1,16})\.([\w-]{1,700})$/.exec(text);
-  if (!match?.[1] || !match[2]) return null;
+  const match = /^(-?\d{1,16})\.([\w-]{1,700})\.(\d{1,16})$/.exec(text);
+  if (!match?.[1] || !match[2] || !match[3]) return null;
   let eventId: string;
   try {
     eventId = utf8.decode(base64url.decode(match[2]));
   } catch {
     return null;
   }
-  return eventId ? { ts: Number(match[1]), eventId } : null;
+  return eventId ? { ts: Number(match[1]), eventId, seq: Number(match[3]) } : null;
 }

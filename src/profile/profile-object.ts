@@ -78,6 +78,8 @@ export class ProfileObject extends DurableObject<Env> {
   /** The last sequence number given to an event; persisted in meta. */
   #seq = 0;
   #knownIdSet: Set<string> | null = null;
+  /** Ids two kept events share (two people's, merged): known while either is held. */
+  readonly #heldTwice = new Set<string>();
   /** Views as sent, built once per change: most calls read a profile that has not changed. */
   readonly #views = new Map<ViewKind, string>();
   /**
@@ -116,25 +118,43 @@ export class ProfileObject extends DurableObject<Env> {
     return this.#state ? ok(this.#view(kind, this.#state)) : MISSING;
   }
 
+  /**
+   * An event repeated within a batch, answered as the duplicate it is here: the view, and which of
+   * its trait keys this profile does not hold.
+   */
+  repeat<K extends ViewKind>(
+    kind: K,
+    traitKeys: string[],
+  ): Outcome<{ view: JsonText<ViewOf<K>>; droppedTraits: string[] }> {
+    const moved = this.#moved();
+    if (moved) return moved;
+    const state = this.#state;
+    if (!state) return MISSING;
+    return ok({ view: this.#view(kind, state), droppedTraits: this.#notHeld(state, traitKeys) });
+  }
+
   async timeline(limit: number, before: Cursor | null): Promise<Outcome<TimelinePage>> {
     await this.#settle();
     const moved = this.#moved();
     if (moved) return moved;
     if (!this.#state) return MISSING;
-    type Row = { ts: number; event_id: string; body: string };
+    type Row = { ts: number; event_id: string; seq: number; body: string };
     const rows = before
       ? this.#sql<Row>`
-          SELECT ts, event_id, body FROM events
-          WHERE (ts, event_id) < (${before.ts}, ${before.eventId})
-          ORDER BY ts DESC, event_id DESC LIMIT ${limit + 1}`
+          SELECT ts, event_id, seq, body FROM events
+          WHERE (ts, event_id, seq) < (${before.ts}, ${before.eventId}, ${before.seq})
+          ORDER BY ts DESC, event_id DESC, seq DESC LIMIT ${limit + 1}`
       : this.#sql<Row>`
-          SELECT ts, event_id, body FROM events ORDER BY ts DESC, event_id DESC LIMIT ${limit + 1}`;
+          SELECT ts, event_id, seq, body FROM events
+          ORDER BY ts DESC, event_id DESC, seq DESC LIMIT ${limit + 1}`;
     const page = rows.slice(0, limit);
     const last = page.at(-1);
     return ok({
       events: page.map((row) => JSON.parse(row.body) as TimelineEvent),
       next:
-        rows.length > limit && last ? encodeCursor({ ts: last.ts, eventId: last.event_id }) : null,
+        rows.length > limit && last
+          ? encodeCursor({ ts: last.ts, eventId: last.event_id, seq: last.seq })
+          : null,
     });
   }
 
@@ -150,9 +170,7 @@ export class ProfileObject extends DurableObject<Env> {
       const view = this.#view(input.view, state);
       // A retry after a timeout never saw the first answer: it learns again which keys the
       // profile has no room for.
-      const droppedTraits = Object.keys(input.event.traits ?? {}).filter(
-        (key) => !Object.hasOwn(state.traits, key),
-      );
+      const droppedTraits = this.#notHeld(state, Object.keys(input.event.traits ?? {}));
       return ok({ kind: "duplicate", view, accepted: relinked, droppedTraits });
     }
 
@@ -237,7 +255,7 @@ export class ProfileObject extends DurableObject<Env> {
       computed: full.computed,
       events: this.#sql<{
         body: string;
-      }>`SELECT body FROM events ORDER BY ts DESC, event_id DESC`.map(
+      }>`SELECT body FROM events ORDER BY ts DESC, event_id DESC, seq DESC`.map(
         (r) => JSON.parse(r.body) as TimelineEvent,
       ),
       earlier_event_ids: this.#prunedEventIds(),
@@ -544,13 +562,22 @@ export class ProfileObject extends DurableObject<Env> {
 
   /** Every event id this profile answers as a duplicate: read on the first write, not at wake. */
   #knownIds(): Set<string> {
-    this.#knownIdSet ??= new Set(
-      this.#sql<{ event_id: string }>`
-        SELECT event_id FROM events UNION ALL SELECT event_id FROM event_ids`.map(
-        (r) => r.event_id,
-      ),
-    );
+    if (!this.#knownIdSet) {
+      const known = new Set<string>();
+      this.#heldTwice.clear();
+      for (const { event_id } of this.#sql<{ event_id: string }>`
+        SELECT event_id FROM events UNION ALL SELECT event_id FROM event_ids`) {
+        if (known.has(event_id)) this.#heldTwice.add(event_id);
+        known.add(event_id);
+      }
+      this.#knownIdSet = known;
+    }
     return this.#knownIdSet;
+  }
+
+  /** Of an event's trait keys, those the profile does not hold (a duplicate's `dropped_traits`). */
+  #notHeld(state: Loaded, keys: string[]): string[] {
+    return keys.filter((key) => !Object.hasOwn(state.traits, key));
   }
 
   /** Ids of events that left the window, oldest first: still answered as duplicates. */
@@ -670,6 +697,7 @@ export class ProfileObject extends DurableObject<Env> {
         SELECT body FROM events WHERE event_id = ${event.event_id}`;
       const body = JSON.stringify(event);
       if (held.length === 0 || held.some((row) => row.body === body)) return;
+      this.#heldTwice.add(event.event_id);
     }
     this.#insertEvent(event, true);
   }
@@ -829,7 +857,10 @@ export class ProfileObject extends DurableObject<Env> {
       DELETE FROM event_ids
       WHERE n <= (SELECT max(n) FROM event_ids) - ${this.#settings.maxEventIdsPerProfile}
       RETURNING event_id`;
-    for (const row of forgotten) this.#knownIdSet?.delete(row.event_id);
+    for (const row of forgotten) {
+      // Its other copy may still be in the window (see #importEvent).
+      if (!this.#heldTwice.has(row.event_id)) this.#knownIdSet?.delete(row.event_id);
+    }
     return true;
   }
 
@@ -1000,7 +1031,7 @@ export class ProfileObject extends DurableObject<Env> {
         at: new Date(r.at).toISOString(),
       })),
       recentEvents: this.#sql<{ body: string }>`
-        SELECT body FROM events ORDER BY ts DESC, event_id DESC LIMIT ${RECENT}`.map(
+        SELECT body FROM events ORDER BY ts DESC, event_id DESC, seq DESC LIMIT ${RECENT}`.map(
         (r) => JSON.parse(r.body) as TimelineEvent,
       ),
     };

@@ -132,33 +132,30 @@ async function checked(env: Env, principal: Principal, input: EventInput) {
   return { event, verified, claimed };
 }
 
-/** Where an event of a batch was recorded, and the trait keys its profile had no room for. */
-interface Recorded {
-  profileId: string;
-  droppedTraits: string[];
-}
-
 /**
- * Records a checked event. `recordedAs` is what became of an earlier event of the same batch with
- * the same id: the id is a duplicate there, wherever this one's identifiers lead.
+ * Records a checked event. `recordedOn` is the profile an earlier event of the same batch with the
+ * same id went to: the id is a duplicate there, wherever this one's identifiers lead.
  */
 async function record(
   resolver: Resolver,
   principal: Principal,
   { event, verified, claimed }: Awaited<ReturnType<typeof checked>>,
-  recordedAs?: Recorded,
-): Promise<Recorded & { answer: JsonText<IngestResult> }> {
+  recordedOn?: string,
+): Promise<{ profileId: string; answer: JsonText<IngestResult> }> {
   const view = viewFor(principal);
   // A repeat of an id earlier in the batch is a duplicate there, unless that profile was erased
   // since (by a request running beside the batch): then it is recorded afresh, as on its own.
-  const earlier = recordedAs ? await resolver.view(recordedAs.profileId, view) : null;
+  const traitKeys = Object.keys(event.traits ?? {});
+  const earlier = recordedOn
+    ? await resolver.call(recordedOn, (stub) => stub.repeat(view, traitKeys))
+    : null;
   const result = earlier
     ? {
         status: "duplicate" as const,
         profileId: earlier.profileId,
         merged: [],
-        view: earlier.value,
-        droppedTraits: recordedAs?.droppedTraits ?? [],
+        view: earlier.value.view,
+        droppedTraits: earlier.value.droppedTraits,
       }
     : await resolver.ingest({
         event,
@@ -174,11 +171,7 @@ async function record(
     merged_profile_ids: result.merged,
     ...(result.droppedTraits.length ? { dropped_traits: result.droppedTraits } : {}),
   };
-  return {
-    profileId: result.profileId,
-    droppedTraits: result.droppedTraits,
-    answer: embed(fields, "profile", result.view),
-  };
+  return { profileId: result.profileId, answer: embed(fields, "profile", result.view) };
 }
 
 /** A batch answers every event on its own: one bad event does not sink the others. */
@@ -200,7 +193,7 @@ export const events = router().openapi(
       return sendJson(c, answer, 200);
     }
     const results: JsonText<IngestResult | ReturnType<typeof prefixed>>[] = [];
-    const seen = new Map<string, Recorded>();
+    const seen = new Map<string, string>();
     // In order, one at a time: later events of a batch may depend on earlier ones.
     for (const [index, raw] of body.batch.entries()) {
       const parsed = EventSchema.safeParse(raw);
@@ -210,13 +203,13 @@ export const events = router().openapi(
         if (index > 0) await limit(c.env, principal);
         if (!parsed.success) throw invalid(parsed.error);
         const event = await checked(c.env, principal, parsed.data);
-        const { answer, ...recorded } = await record(
+        const { profileId, answer } = await record(
           resolver,
           principal,
           event,
           seen.get(event.event.event_id),
         );
-        seen.set(event.event.event_id, recorded);
+        seen.set(event.event.event_id, profileId);
         results.push(answer);
       } catch (error) {
         if (!(error instanceof Problem) || error.status === 500) throw error;

@@ -5,14 +5,25 @@ import { compareUtf8, decodeCursor, encodeCursor } from "../../src/profile/curso
 describe("the timeline cursor", () => {
   it("carries any event id back whole, in URL-safe characters", () => {
     for (const eventId of ["e-1", "ordre n°42 ✓", "😀".repeat(128), "\uFEFFbom", "a.b/c+d"]) {
-      const text = encodeCursor({ ts: -86_400_000, eventId });
-      expect(text).toMatch(/^-?\d+\.[\w-]+$/);
-      expect(decodeCursor(text)).toEqual({ ts: -86_400_000, eventId });
+      const text = encodeCursor({ ts: -86_400_000, eventId, seq: 7 });
+      expect(text).toMatch(/^-?\d+\.[\w-]+\.\d+$/);
+      expect(decodeCursor(text)).toEqual({ ts: -86_400_000, eventId, seq: 7 });
     }
   });
 
   it("is null for text it could not have written", () => {
-    for (const text of ["", "garbage", "12", "12.", ".ZQ", "12.ZQ=", "1.2.3", "12.wyg", "1e3.ZQ"]) {
+    for (const text of [
+      "",
+      "garbage",
+      "12",
+      "12.ZQ",
+      ".ZQ.1",
+      "12.ZQ=.1",
+      "1.2.x",
+      "12.wyg.1",
+      "1e3.ZQ.1",
+      "12.ZQ.-1",
+    ]) {
       expect(decodeCursor(text), text).toBeNull();
     }
   });
