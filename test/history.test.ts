@@ -150,6 +150,55 @@ describe("history", () => {
     expect(again.json.profile.computed.purchase_count).toBe(2);
   });
 
+  it("forgets a shared id once both copies have aged out, as a single one is forgotten", async () => {
+    const id = unique("order");
+    const email = `${unique()}@example.com`;
+    const phone = `+1929555${String(1000 + Math.floor(Math.random() * 8999))}`;
+    const purchase = (identifiers: Record<string, string>, total: number) =>
+      event(server, {
+        id,
+        type: "purchase",
+        channel: "store",
+        identifiers,
+        timestamp: "2020-01-01T00:00:00.000Z",
+        properties: { order_id: `o-${total}`, total, currency: "USD" },
+      });
+    await purchase({ email }, 10);
+    await purchase({ phone }, 20);
+    const join = await event(server, {
+      type: "identify",
+      channel: "web",
+      identifiers: { email, phone },
+    });
+    const profileId = join.json.profile_id as string;
+    // Both 2020 copies leave the window.
+    await sendVisits(email, 1000, Date.UTC(2021, 0, 1));
+    const stub = env.PROFILES.getByName(profileId);
+    const held = () =>
+      runInDurableObject(stub, (_i, state) => ({
+        events: state.storage.sql
+          .exec("SELECT count(*) AS n FROM events WHERE event_id = ?", id)
+          .one().n,
+        ids: state.storage.sql
+          .exec("SELECT count(*) AS n FROM event_ids WHERE event_id = ?", id)
+          .one().n,
+      }));
+    expect(await held()).toEqual({ events: 0, ids: 2 });
+    // Ten windows of ids leave after them: the next prune forgets both.
+    await runInDurableObject(stub, (_i, state) => {
+      state.storage.sql.exec(`
+        WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 10000)
+        INSERT INTO event_ids (event_id) SELECT 'later-' || i FROM c`);
+    });
+    await sendVisits(email, 1, Date.UTC(2022, 0, 1));
+    expect(await held()).toEqual({ events: 0, ids: 0 });
+    // Nothing holds the id any more (an object that restarted now would record it): a new event
+    // under it is recorded and counted, as for any id forgotten after ten windows.
+    const again = await purchase({ email }, 30);
+    expect(again.json.status).toBe("recorded");
+    expect(again.json.profile.computed.purchase_count).toBe(3);
+  });
+
   it("answers a re-send as a duplicate after six windows of newer events, forgets it after ten", async () => {
     const email = `${unique()}@example.com`;
     const ids = await sendVisits(email, 7001, Date.UTC(2024, 0, 1));

@@ -316,6 +316,101 @@ describe("merging profiles", () => {
     expect(paged.filter((e) => e.startsWith(`${id}:`)).sort()).toEqual([`${id}:10`, `${id}:20`]);
   });
 
+  it("goes on by a merged-away id after the last event shown before the merge, never showing it again", async () => {
+    const email = `${unique()}@example.com`;
+    const phone = `+1415555${String(1000 + Math.floor(Math.random() * 8999))}`;
+    // The survivor: the older profile, with a single event (its arrival numbers stay low).
+    const survivor = await identify(server, { phone });
+    expect(survivor.status).toBe(200);
+    // The loser: five events; the one a page ends on arrived fourth but is the second oldest.
+    const at = (day: number) => `2025-01-${String(day).padStart(2, "0")}T00:00:00.000Z`;
+    const sent: string[] = [];
+    let loser = "";
+    for (const day of [20, 19, 18, 15, 10]) {
+      const id = unique(`d${day}`);
+      const res = await event(server, {
+        id,
+        type: "visit",
+        channel: "web",
+        timestamp: at(day),
+        identifiers: { email },
+      });
+      expect(res.status).toBe(200);
+      loser = res.json.profile_id;
+      sent.push(id);
+    }
+    const first = await call(`/v1/profiles/${loser}/timeline?limit=4`, { key: ADMIN });
+    expect(first.json.events.map((e: { event_id: string }) => e.event_id)).toEqual(
+      sent.slice(0, 4),
+    );
+    const next = first.json.next as string;
+    expect(next).toBeTruthy();
+
+    // The two turn out to be one person: the loser goes into the older profile.
+    const join = await identify(server, { email, phone });
+    expect(join.json.profile_id).toBe(survivor.json.profile_id);
+    expect(join.json.merged_profile_ids).toEqual([loser]);
+
+    const rest = await call(
+      `/v1/profiles/${loser}/timeline?limit=10&before=${encodeURIComponent(next)}`,
+      { key: ADMIN },
+    );
+    expect(rest.status).toBe(200);
+    // Only the oldest event is left after the cursor; the fourth was shown on the first page.
+    expect(rest.json.events.map((e: { event_id: string }) => e.event_id)).toEqual([sent[4]]);
+  });
+
+  it("goes on by a merged-away id through two events that share a moment and an id, as the survivor orders them", async () => {
+    const id = unique("order");
+    const email = `${unique()}@example.com`;
+    const phone = `+1415555${String(1000 + Math.floor(Math.random() * 8999))}`;
+    const timestamp = "2025-03-01T10:00:00.000Z";
+    const purchase = (identifiers: Record<string, string>, total: number) =>
+      event(server, {
+        id,
+        type: "purchase",
+        channel: "store",
+        timestamp,
+        identifiers,
+        properties: { order_id: `o-${total}`, total, currency: "USD" },
+      });
+    // The survivor (older) holds one person's order; the loser another person's, same id and time.
+    const survivor = await purchase({ phone }, 20);
+    const loser = await purchase({ email }, 10);
+    const older = unique("older");
+    await event(server, {
+      id: older,
+      type: "visit",
+      channel: "web",
+      timestamp: "2025-02-01T10:00:00.000Z",
+      identifiers: { email },
+    });
+    const first = await call(`/v1/profiles/${loser.json.profile_id}/timeline?limit=1`, {
+      key: ADMIN,
+    });
+    expect(first.json.events[0].properties.total).toBe(10);
+    const join = await identify(server, { email, phone });
+    expect(join.json.profile_id).toBe(survivor.json.profile_id);
+
+    // The survivor's whole timeline, in its own order.
+    const whole = await call(`/v1/profiles/${survivor.json.profile_id}/timeline?limit=10`, {
+      key: ADMIN,
+    });
+    const label = (e: { event_id: string; properties?: { total?: number } }) =>
+      `${e.event_id}:${e.properties?.total ?? ""}`;
+    const order: string[] = whole.json.events.map(label);
+    // What follows the event the page ended on, in the survivor's order (the other copy of the id
+    // may come before it: then, like an event arriving ahead of a cursor, it is not on later pages).
+    const after = order.slice(order.indexOf(`${id}:10`) + 1);
+    expect(after).toContain(`${older}:`);
+
+    const rest = await call(
+      `/v1/profiles/${loser.json.profile_id}/timeline?limit=10&before=${encodeURIComponent(first.json.next)}`,
+      { key: ADMIN },
+    );
+    expect(rest.json.events.map(label)).toEqual(after);
+  });
+
   it("answers duplicate for a re-sent event, with the survivor's id after a merge", async () => {
     const email = `${unique()}@example.com`;
     const phone = `+1929555${String(1000 + Math.floor(Math.random() * 8999))}`;

@@ -23,7 +23,7 @@ import {
   foldOf,
   restoreAggregate,
 } from "./computed";
-import { type Cursor, encodeCursor, newestFirst } from "./cursor";
+import { type Cursor, type EventRow, encodeCursor, newestFirst, pageOf } from "./cursor";
 import type {
   ConsentChange,
   Erased,
@@ -138,23 +138,23 @@ export class ProfileObject extends DurableObject<Env> {
     const moved = this.#moved();
     if (moved) return moved;
     if (!this.#state) return MISSING;
-    type Row = { ts: number; event_id: string; seq: number; body: string };
-    const rows = before
-      ? this.#sql<Row>`
-          SELECT ts, event_id, seq, body FROM events
-          WHERE (ts, event_id, seq) < (${before.ts}, ${before.eventId}, ${before.seq})
-          ORDER BY ts DESC, event_id DESC, seq DESC LIMIT ${limit + 1}`
-      : this.#sql<Row>`
-          SELECT ts, event_id, seq, body FROM events
-          ORDER BY ts DESC, event_id DESC, seq DESC LIMIT ${limit + 1}`;
-    const page = rows.slice(0, limit);
-    const last = page.at(-1);
+    const tied = before
+      ? this.#sql<EventRow>`
+          SELECT ts, event_id, body FROM events WHERE ts = ${before.ts} AND event_id = ${before.eventId}
+          ORDER BY body DESC`
+      : [];
+    const older = before
+      ? this.#sql<EventRow>`
+          SELECT ts, event_id, body FROM events
+          WHERE (ts, event_id) < (${before.ts}, ${before.eventId})
+          ORDER BY ts DESC, event_id DESC, body DESC LIMIT ${limit + 1}`
+      : this.#sql<EventRow>`
+          SELECT ts, event_id, body FROM events
+          ORDER BY ts DESC, event_id DESC, body DESC LIMIT ${limit + 1}`;
+    const { page, next } = pageOf(tied, older, before, limit);
     return ok({
       events: page.map((row) => JSON.parse(row.body) as TimelineEvent),
-      next:
-        rows.length > limit && last
-          ? encodeCursor({ ts: last.ts, eventId: last.event_id, seq: last.seq })
-          : null,
+      next: next && encodeCursor(next),
     });
   }
 
@@ -255,7 +255,7 @@ export class ProfileObject extends DurableObject<Env> {
       computed: full.computed,
       events: this.#sql<{
         body: string;
-      }>`SELECT body FROM events ORDER BY ts DESC, event_id DESC, seq DESC`.map(
+      }>`SELECT body FROM events ORDER BY ts DESC, event_id DESC, body DESC`.map(
         (r) => JSON.parse(r.body) as TimelineEvent,
       ),
       earlier_event_ids: this.#prunedEventIds(),
@@ -575,6 +575,14 @@ export class ProfileObject extends DurableObject<Env> {
     return this.#knownIdSet;
   }
 
+  /** Whether an event with this id is kept, or its id remembered. Scans: for rare ids only. */
+  #holds(eventId: string): boolean {
+    return (
+      this.#sql`SELECT 1 FROM events WHERE event_id = ${eventId}
+        UNION ALL SELECT 1 FROM event_ids WHERE event_id = ${eventId} LIMIT 1`.length > 0
+    );
+  }
+
   /** Of an event's trait keys, those the profile does not hold (a duplicate's `dropped_traits`). */
   #notHeld(state: Loaded, keys: string[]): string[] {
     return keys.filter((key) => !Object.hasOwn(state.traits, key));
@@ -857,9 +865,11 @@ export class ProfileObject extends DurableObject<Env> {
       DELETE FROM event_ids
       WHERE n <= (SELECT max(n) FROM event_ids) - ${this.#settings.maxEventIdsPerProfile}
       RETURNING event_id`;
-    for (const row of forgotten) {
-      // Its other copy may still be in the window (see #importEvent).
-      if (!this.#heldTwice.has(row.event_id)) this.#knownIdSet?.delete(row.event_id);
+    for (const { event_id: id } of forgotten) {
+      // An id two events share (see #importEvent) is known while either copy is held.
+      if (this.#heldTwice.has(id) && this.#holds(id)) continue;
+      this.#heldTwice.delete(id);
+      this.#knownIdSet?.delete(id);
     }
     return true;
   }
@@ -1031,7 +1041,7 @@ export class ProfileObject extends DurableObject<Env> {
         at: new Date(r.at).toISOString(),
       })),
       recentEvents: this.#sql<{ body: string }>`
-        SELECT body FROM events ORDER BY ts DESC, event_id DESC, seq DESC LIMIT ${RECENT}`.map(
+        SELECT body FROM events ORDER BY ts DESC, event_id DESC, body DESC LIMIT ${RECENT}`.map(
         (r) => JSON.parse(r.body) as TimelineEvent,
       ),
     };
