@@ -3,7 +3,7 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ADMIN, call, createKey, event, unique } from "./helpers";
+import { ADMIN, call, createKey, event, order, unique } from "./helpers";
 
 let server: string;
 let pos: string;
@@ -36,6 +36,35 @@ async function resend(email: string, id: string) {
     body: { id, type: "visit", channel: "web", identifiers: { email } },
   });
   return res.json;
+}
+
+/** Stands in for `count` ids of events that left the window later, so a prune ages earlier ones. */
+function idsLeftAfter(profileId: string, count: number) {
+  return runInDurableObject(env.PROFILES.getByName(profileId), (_i, state) => {
+    state.storage.sql.exec(
+      `WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < ?)
+       INSERT INTO event_ids (event_id) SELECT 'left-' || i FROM c`,
+      count,
+    );
+  });
+}
+
+/**
+ * Two people's orders under one id (the email's dated `emailAt`, the phone's `phoneAt`), then an
+ * event that shows they are one: the merge keeps both.
+ */
+async function sharedOrder(emailAt?: string, phoneAt?: string) {
+  const id = unique("order");
+  const email = `${unique()}@example.com`;
+  const phone = `+1929555${String(1000 + Math.floor(Math.random() * 8999))}`;
+  await order(server, id, { email }, 10, emailAt);
+  await order(server, id, { phone }, 20, phoneAt);
+  const join = await event(server, {
+    type: "identify",
+    channel: "web",
+    identifiers: { email, phone },
+  });
+  return { id, email, profileId: join.json.profile_id as string };
 }
 
 describe("history", () => {
@@ -101,14 +130,9 @@ describe("history", () => {
         identifiers: { email },
       },
     });
-    const stub = env.PROFILES.getByName(first.json.profile_id);
     // Stands in for a backfill of 20,000 older events that came and left while this one stayed.
-    await runInDurableObject(stub, (_i, state) => {
-      state.storage.sql.exec(`
-        WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 20000)
-        INSERT INTO event_ids (event_id) SELECT 'backfill-' || i FROM c`);
-    });
-    await evictDurableObject(stub);
+    await idsLeftAfter(first.json.profile_id, 20_000);
+    await evictDurableObject(env.PROFILES.getByName(first.json.profile_id));
     await sendVisits(email, 1000, liveAt + 60_000);
     const again = await resend(email, live);
     expect(again.status).toBe("duplicate");
@@ -116,66 +140,23 @@ describe("history", () => {
   });
 
   it("keeps knowing an id two merged events share while one is in the window, the other's long gone", async () => {
-    const id = unique("order");
-    const email = `${unique()}@example.com`;
-    const phone = `+1929555${String(1000 + Math.floor(Math.random() * 8999))}`;
-    const purchase = (identifiers: Record<string, string>, total: number, timestamp?: string) =>
-      event(server, {
-        id,
-        type: "purchase",
-        channel: "store",
-        identifiers,
-        properties: { order_id: `o-${total}`, total, currency: "USD" },
-        ...(timestamp ? { timestamp } : {}),
-      });
-    await purchase({ email }, 10, "2020-01-01T00:00:00.000Z");
-    await purchase({ phone }, 20);
-    const join = await event(server, {
-      type: "identify",
-      channel: "web",
-      identifiers: { email, phone },
-    });
-    const profileId = join.json.profile_id as string;
-    // The 2020 copy leaves the window; today's stays.
+    const { id, email, profileId } = await sharedOrder("2020-01-01T00:00:00.000Z");
+    // The 2020 copy leaves the window; today's stays, while its id ages out.
     await sendVisits(email, 1000, Date.UTC(2021, 0, 1));
-    // Stands in for ten windows of ids that left after it, so the next prune forgets its id.
-    await runInDurableObject(env.PROFILES.getByName(profileId), (_i, state) => {
-      state.storage.sql.exec(`
-        WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 10000)
-        INSERT INTO event_ids (event_id) SELECT 'later-' || i FROM c`);
-    });
+    await idsLeftAfter(profileId, 10_000);
     await sendVisits(email, 1, Date.UTC(2022, 0, 1));
-    const again = await purchase({ email }, 20);
+    const again = await order(server, id, { email }, 20);
     expect(again.json.status).toBe("duplicate");
     expect(again.json.profile.computed.purchase_count).toBe(2);
   });
 
   it("forgets a shared id once both copies have aged out, as a single one is forgotten", async () => {
-    const id = unique("order");
-    const email = `${unique()}@example.com`;
-    const phone = `+1929555${String(1000 + Math.floor(Math.random() * 8999))}`;
-    const purchase = (identifiers: Record<string, string>, total: number) =>
-      event(server, {
-        id,
-        type: "purchase",
-        channel: "store",
-        identifiers,
-        timestamp: "2020-01-01T00:00:00.000Z",
-        properties: { order_id: `o-${total}`, total, currency: "USD" },
-      });
-    await purchase({ email }, 10);
-    await purchase({ phone }, 20);
-    const join = await event(server, {
-      type: "identify",
-      channel: "web",
-      identifiers: { email, phone },
-    });
-    const profileId = join.json.profile_id as string;
+    const old = "2020-01-01T00:00:00.000Z";
+    const { id, email, profileId } = await sharedOrder(old, old);
     // Both 2020 copies leave the window.
     await sendVisits(email, 1000, Date.UTC(2021, 0, 1));
-    const stub = env.PROFILES.getByName(profileId);
     const held = () =>
-      runInDurableObject(stub, (_i, state) => ({
+      runInDurableObject(env.PROFILES.getByName(profileId), (_i, state) => ({
         events: state.storage.sql
           .exec("SELECT count(*) AS n FROM events WHERE event_id = ?", id)
           .one().n,
@@ -185,16 +166,12 @@ describe("history", () => {
       }));
     expect(await held()).toEqual({ events: 0, ids: 2 });
     // Ten windows of ids leave after them: the next prune forgets both.
-    await runInDurableObject(stub, (_i, state) => {
-      state.storage.sql.exec(`
-        WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 10000)
-        INSERT INTO event_ids (event_id) SELECT 'later-' || i FROM c`);
-    });
+    await idsLeftAfter(profileId, 10_000);
     await sendVisits(email, 1, Date.UTC(2022, 0, 1));
     expect(await held()).toEqual({ events: 0, ids: 0 });
     // Nothing holds the id any more (an object that restarted now would record it): a new event
     // under it is recorded and counted, as for any id forgotten after ten windows.
-    const again = await purchase({ email }, 30);
+    const again = await order(server, id, { email }, 30);
     expect(again.json.status).toBe("recorded");
     expect(again.json.profile.computed.purchase_count).toBe(3);
   });

@@ -7,7 +7,7 @@ import { hashIdentifier } from "../src/identity/hash";
 import { forgetOwners, newProfileId } from "../src/identity/resolver";
 import { chooseSurvivor } from "../src/identity/rules";
 import { profileStub } from "../src/profile/protocol";
-import { ADMIN, call, createKey, event, identify, unique } from "./helpers";
+import { ADMIN, call, createKey, event, identify, order, unique } from "./helpers";
 
 let server: string;
 beforeAll(async () => {
@@ -264,16 +264,7 @@ describe("merging profiles", () => {
     const phone = `+1415555${String(1000 + Math.floor(Math.random() * 8999))}`;
     // Two tills that number orders alike, for two customers not yet known to be one.
     const purchase = (identifiers: Record<string, string>, total: number) =>
-      call("/v1/events", {
-        key: server,
-        body: {
-          id,
-          type: "purchase",
-          channel: "store",
-          identifiers,
-          properties: { order_id: `o-${total}`, total, currency: "USD" },
-        },
-      });
+      order(server, id, identifiers, total);
     const first = await purchase({ email }, 10);
     const second = await purchase({ phone }, 20);
     expect([first.json.status, second.json.status]).toEqual(["recorded", "recorded"]);
@@ -291,14 +282,7 @@ describe("merging profiles", () => {
     const phone = `+1415555${String(1000 + Math.floor(Math.random() * 8999))}`;
     const timestamp = "2026-01-02T10:00:00.000Z";
     const purchase = (identifiers: Record<string, string>, total: number) =>
-      event(server, {
-        id,
-        type: "purchase",
-        channel: "store",
-        timestamp,
-        identifiers,
-        properties: { order_id: `o-${total}`, total, currency: "USD" },
-      });
+      order(server, id, identifiers, total, timestamp);
     await purchase({ email }, 10);
     await purchase({ phone }, 20);
     const join = await identify(server, { email, phone });
@@ -366,14 +350,7 @@ describe("merging profiles", () => {
     const phone = `+1415555${String(1000 + Math.floor(Math.random() * 8999))}`;
     const timestamp = "2025-03-01T10:00:00.000Z";
     const purchase = (identifiers: Record<string, string>, total: number) =>
-      event(server, {
-        id,
-        type: "purchase",
-        channel: "store",
-        timestamp,
-        identifiers,
-        properties: { order_id: `o-${total}`, total, currency: "USD" },
-      });
+      order(server, id, identifiers, total, timestamp);
     // The survivor (older) holds one person's order; the loser another person's, same id and time.
     const survivor = await purchase({ phone }, 20);
     const loser = await purchase({ email }, 10);
@@ -398,10 +375,10 @@ describe("merging profiles", () => {
     });
     const label = (e: { event_id: string; properties?: { total?: number } }) =>
       `${e.event_id}:${e.properties?.total ?? ""}`;
-    const order: string[] = whole.json.events.map(label);
+    const inSurvivor: string[] = whole.json.events.map(label);
     // What follows the event the page ended on, in the survivor's order (the other copy of the id
     // may come before it: then, like an event arriving ahead of a cursor, it is not on later pages).
-    const after = order.slice(order.indexOf(`${id}:10`) + 1);
+    const after = inSurvivor.slice(inSurvivor.indexOf(`${id}:10`) + 1);
     expect(after).toContain(`${older}:`);
 
     const rest = await call(
