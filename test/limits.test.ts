@@ -147,6 +147,29 @@ describe("limits", () => {
     expect(repeat).toMatchObject({ status: "duplicate", dropped_traits: ["size"] });
   });
 
+  it("never lets a till probe which trait keys a profile holds through dropped_traits", async () => {
+    const phone = `+1646555${String(1000 + Math.floor(Math.random() * 8999))}`;
+    await call("/v1/events", {
+      key: server,
+      body: visit({ identifiers: { phone }, traits: { diagnosis: "private" } }),
+    });
+    const pos = await createKey("pos", { store_id: "s-probe" });
+    // Its own event, then the same id again carrying the keys it wants to ask about.
+    const probe = { id: unique("probe"), type: "identify", identifiers: { phone } };
+    const first = await call("/v1/events", { key: pos, body: probe });
+    const traits = { diagnosis: 1, pregnant: 1 };
+    const again = await call("/v1/events", { key: pos, body: { ...probe, traits } });
+    expect(first.json.status).toBe("recorded");
+    expect(again.json.status).toBe("duplicate");
+    for (const answer of [first, again]) expect(answer.json).not.toHaveProperty("dropped_traits");
+    // The back end, which reads the traits, is told.
+    const backEnd = await call("/v1/events", {
+      key: server,
+      body: { ...probe, channel: "store", traits: { other: 1 } },
+    });
+    expect(backEnd.json).toMatchObject({ status: "duplicate", dropped_traits: ["other"] });
+  });
+
   it("keeps the 500 most recently updated trait keys when two profiles merge", async () => {
     const [email, loyalty_id] = [`${unique()}@example.com`, unique("L")];
     const fill = async (identifiers: object, prefix: string, hoursAgo: number) => {

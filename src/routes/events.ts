@@ -18,6 +18,7 @@ import type { Resolver } from "../identity/resolver";
 import type { Identifier } from "../identity/types";
 import { embed, type JsonText, jsonList, jsonText } from "../json-text";
 import { checkPurposes } from "../profile/consent";
+import { seesTraitKeys } from "../profile/views";
 import {
   BatchResultSchema,
   type EventInput,
@@ -169,7 +170,9 @@ async function record(
     status: result.status,
     profile_id: result.profileId,
     merged_profile_ids: result.merged,
-    ...(result.droppedTraits.length ? { dropped_traits: result.droppedTraits } : {}),
+    ...(result.droppedTraits.length && seesTraitKeys(view)
+      ? { dropped_traits: result.droppedTraits }
+      : {}),
   };
   return { profileId: result.profileId, answer: embed(fields, "profile", result.view) };
 }
