@@ -3,6 +3,8 @@
 import { createMiddleware } from "hono/factory";
 import { keyTable } from "../config/cache";
 import { Problem } from "../errors";
+import { normalizeIdentifier } from "../identity/normalize";
+import { settingsFor } from "../settings";
 import { allowedOrigin } from "./cors";
 import {
   looksLikeJwt,
@@ -56,7 +58,11 @@ async function fromToken(env: Env, token: string): Promise<Principal> {
       issuer: env.AUTH_ISSUER ?? "",
       audience: env.AUTH_AUDIENCE ?? "",
     });
-    return { role: "customer", userId };
+    // The person the brand's events name by this user_id: one normalisation for both, so a
+    // placeholder (`anonymous`) names nobody here either, rather than everyone who carries it.
+    const own = normalizeIdentifier("user_id", userId, settingsFor(env));
+    if (!own.ok) throw new Problem(401, 'The token\'s "sub" claim names no person');
+    return { role: "customer", userId: own.value };
   }
   const claims = await verifyServiceToken(token, env.SESSION_SIGNING_KEY ?? "");
   if (claims.kind === "session") {

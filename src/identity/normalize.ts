@@ -31,12 +31,9 @@ const email = z.email();
 // A number typed to get past a required field: one digit repeated.
 const REPEATED_DIGIT = /^(\d)\1{6,}$/;
 
-/** A value clients send when they have nothing (`n/a`, `anonymous`, `0`): never an identifier. */
-export const isPlaceholder = (raw: string) => JUNK.has(raw.trim().toLowerCase());
-
 function normalizeValue(type: IdentifierType, raw: string, country: CountryCode): Normalized {
   const trimmed = raw.trim();
-  if (isPlaceholder(trimmed)) return { ok: false, reason: "junk" };
+  if (JUNK.has(trimmed.toLowerCase())) return { ok: false, reason: "junk" };
   switch (type) {
     case "email": {
       // Checked before lower-casing: "\u212Aate@…" (a Kelvin sign) lower-cases to "kate@…",

@@ -14,6 +14,7 @@ import { limit } from "../auth/rate-limit";
 import { fieldErrors, invalid, Problem } from "../errors";
 import { bearer, json, problems, resolverFor, router, sendJson } from "../http";
 import { lookupIdentifiers, prepareIdentifiers } from "../identity/identifiers";
+import { normalizeIdentifier } from "../identity/normalize";
 import type { Resolver } from "../identity/resolver";
 import type { Identifier } from "../identity/types";
 import { embed, type JsonText, jsonList, jsonText } from "../json-text";
@@ -83,21 +84,20 @@ async function identifiersOf(
   if (!own) {
     return { verified: await lookupIdentifiers(env, principal, input), claimed: [] };
   }
+  const settings = settingsFor(env);
   for (const type of ["anonymous_id", "user_id"] as const) {
-    // Compared as normalised (trimmed), as the credential's own value was.
-    const given = input[type]?.trim();
-    if (given !== undefined && !(own.type === type && given === own.value)) {
+    const given = input[type];
+    if (given === undefined) continue;
+    // Compared as normalised, as the credential's own value was.
+    const normal = normalizeIdentifier(type, given, settings);
+    if (!(own.type === type && normal.ok && normal.value === own.value)) {
       throw new Problem(
         403,
         `A ${principal.role} credential sends events for its own ${own.type} only`,
       );
     }
   }
-  const claimed = await prepareIdentifiers(
-    { ...input, ...mine },
-    settingsFor(env),
-    env.IDENTITY_PEPPER,
-  );
+  const claimed = await prepareIdentifiers({ ...input, ...mine }, settings, env.IDENTITY_PEPPER);
   return { verified: [own], claimed };
 }
 
