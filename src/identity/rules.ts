@@ -44,9 +44,7 @@ export function refusal(
     const held = holdings.keys[offered.type];
     return held && held !== offered.hash ? "merge_protection" : null;
   }
-  return (holdings.counts[offered.type] ?? 0) >= limits.identifierLimits[offered.type]
-    ? "limit"
-    : null;
+  return fits(holdings, { counts: { [offered.type]: 1 } }, limits) ? null : "limit";
 }
 
 function take(holdings: Pick<Holdings, "keys" | "counts">, offered: Offered): void {
@@ -104,8 +102,7 @@ export function chooseSurvivor(group: readonly Holdings[]): Holdings {
   );
 }
 
-/** Whether two profiles' keys agree: merge protection. */
-/** Whether `profile` merged into `holdings` keeps every type other than the keys within its limit. */
+/** Whether `profile` joined to `holdings` keeps every type other than the keys within its limit. */
 function fits(
   holdings: Pick<Holdings, "counts">,
   profile: Pick<Holdings, "counts">,
@@ -117,6 +114,7 @@ function fits(
   });
 }
 
+/** Whether two profiles' keys agree: merge protection. */
 export function compatible(a: Pick<Holdings, "keys">, b: Pick<Holdings, "keys">): boolean {
   return KEY_TYPES.every((type) => {
     const x = a.keys[type as KeyType];
