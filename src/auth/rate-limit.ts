@@ -2,8 +2,8 @@
 // identifier looked up, so nobody can walk through phone numbers. Backed by the Workers rate-limiting
 // binding: counted at the edge, no Durable Object hop on the request path.
 import { Problem } from "../errors";
-import { base64url } from "../identity/hash";
 import type { Principal } from "./principal";
+import { hashSecret } from "./secrets";
 
 const RETRY_AFTER_SECONDS = 60;
 
@@ -15,13 +15,8 @@ async function check(limiter: RateLimit, key: string, what: string): Promise<voi
     });
 }
 
-const encoder = new TextEncoder();
-
 /** A client's address as a limiter key: peppered and hashed, as no raw address is kept anywhere. */
-async function clientKey(env: Env, address: string): Promise<string> {
-  const input = encoder.encode(`${env.IDENTITY_PEPPER}:${address}`);
-  return base64url(await crypto.subtle.digest("SHA-256", input));
-}
+const clientKey = (env: Env, address: string) => hashSecret(`${env.IDENTITY_PEPPER}:${address}`);
 
 /**
  * Per credential: kiosk keys, web keys and device tokens. Brand back ends and tills are trusted.

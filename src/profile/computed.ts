@@ -155,6 +155,16 @@ export function toComputed(agg: Aggregate, currency: string): Computed {
 const asNumber = (value: unknown) =>
   typeof value === "number" && Number.isFinite(value) ? value : undefined;
 
+/**
+ * The time an event counts from: its own, never later than it arrived. An event dated ahead (a fast
+ * clock; the contract allows 24 h) carries `received_at`, and must neither outrank what the person
+ * says now (traits, consent) nor make "last seen" a time still to come.
+ */
+export function countedAt(event: TimelineEvent): number {
+  const at = Date.parse(event.timestamp);
+  return event.received_at ? Math.min(at, Date.parse(event.received_at)) : at;
+}
+
 /** What a stored event adds to the aggregate; properties were validated on the way in. */
 export function foldOf(event: TimelineEvent): Fold {
   const properties = event.properties ?? {};
@@ -165,10 +175,7 @@ export function foldOf(event: TimelineEvent): Fold {
     type: event.type,
     channel: event.channel,
     storeId: event.store_id,
-    // Never later than it arrived: a fast clock must not make "last seen" a time still to come.
-    at: event.received_at
-      ? Math.min(Date.parse(event.timestamp), Date.parse(event.received_at))
-      : Date.parse(event.timestamp),
+    at: countedAt(event),
     total: event.type === "purchase" ? asNumber(properties.total) : undefined,
     currency:
       event.type === "purchase" && typeof properties.currency === "string"

@@ -18,6 +18,7 @@ import { hasSchema, migrate, type Sql, sqlTag } from "../sql";
 import {
   type Aggregate,
   combine,
+  countedAt,
   emptyAggregate,
   foldEvent,
   foldOf,
@@ -199,9 +200,7 @@ export class ProfileObject extends DurableObject<Env> {
         if (held < this.#settings.identifierLimits[id.type]) this.#putIdentifier(id, false, now);
       }
       this.#insertEvent(input.event);
-      // A trait or a choice counts from its event's time, never from later than it arrived: an
-      // event dated ahead (the contract allows 24 h) must not outrank what the person says now.
-      const at = Math.min(Date.parse(input.event.timestamp), now);
+      const at = countedAt(input.event);
       this.#applyTraits(input.event, at, dropped);
       // Just merged, over the cap: the event's own keys compete by time, and lost ones are named.
       for (const key of this.#trimTraits(this.#settings.maxTraitsPerProfile)) {
@@ -741,9 +740,7 @@ export class ProfileObject extends DurableObject<Env> {
   #traitsPastLimit(state: Loaded, event: TimelineEvent): Set<string> {
     const limit = this.#settings.maxTraitsPerProfile;
     if (state.traitTimes.size > limit) return new Set();
-    const fresh = Object.keys(event.traits ?? {}).filter(
-      (key) => !Object.hasOwn(state.traits, key),
-    );
+    const fresh = this.#notHeld(state, Object.keys(event.traits ?? {}));
     return new Set(fresh.slice(limit - state.traitTimes.size));
   }
 
