@@ -3,7 +3,7 @@
 import { createMiddleware } from "hono/factory";
 import { keyTable } from "../config/cache";
 import { Problem } from "../errors";
-import { normalizeIdentifier } from "../identity/normalize";
+import { normalizeCached } from "../identity/identifiers";
 import { settingsFor } from "../settings";
 import { allowedOrigin } from "./cors";
 import {
@@ -60,7 +60,7 @@ async function fromToken(env: Env, token: string): Promise<Principal> {
     });
     // The person the brand's events name by this user_id: one normalisation for both, so a
     // placeholder (`anonymous`) names nobody here either, rather than everyone who carries it.
-    const own = normalizeIdentifier("user_id", userId, settingsFor(env));
+    const own = normalizeCached("user_id", userId, settingsFor(env));
     if (!own.ok) throw new Problem(401, 'The token\'s "sub" claim names no person');
     return { role: "customer", userId: own.value };
   }

@@ -14,7 +14,8 @@ import { IDENTIFIER_TYPES, type Identifier, type IdentifierType } from "./types"
 const NORMALIZED_MAX = 50_000;
 const normalized = new WeakMap<Settings, IsolateCache<Normalized>>();
 
-function normalizeCached(type: IdentifierType, raw: string, settings: Settings): Normalized {
+/** `normalizeIdentifier` under the settings, remembered per isolate: the one way a value is read. */
+export function normalizeCached(type: IdentifierType, raw: string, settings: Settings): Normalized {
   let cache = normalized.get(settings);
   if (!cache) {
     cache = new IsolateCache(NORMALIZED_MAX, PERSONAL_MAX_AGE_MS);

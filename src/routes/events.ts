@@ -13,8 +13,7 @@ import {
 import { limit } from "../auth/rate-limit";
 import { fieldErrors, invalid, Problem } from "../errors";
 import { bearer, json, problems, resolverFor, router, sendJson } from "../http";
-import { lookupIdentifiers, prepareIdentifiers } from "../identity/identifiers";
-import { normalizeIdentifier } from "../identity/normalize";
+import { lookupIdentifiers, normalizeCached, prepareIdentifiers } from "../identity/identifiers";
 import type { Resolver } from "../identity/resolver";
 import type { Identifier } from "../identity/types";
 import { embed, type JsonText, jsonList, jsonText } from "../json-text";
@@ -89,7 +88,7 @@ async function identifiersOf(
     const given = input[type];
     if (given === undefined) continue;
     // Compared as normalised, as the credential's own value was.
-    const normal = normalizeIdentifier(type, given, settings);
+    const normal = normalizeCached(type, given, settings);
     if (!(own.type === type && normal.ok && normal.value === own.value)) {
       throw new Problem(
         403,
