@@ -16,7 +16,7 @@ import type { ViewKind, ViewOf } from "../profile/views";
 import type { TimelineEvent } from "../schemas";
 import type { Settings } from "../settings";
 import { unlinkErased } from "./erasure";
-import { type Candidate, type Holdings, type Offered, plan, type Refusal } from "./rules";
+import { type Candidate, type Holdings, isKey, type Offered, plan, type Refusal } from "./rules";
 import { shardOf } from "./shards";
 import { type Identifier, priority } from "./types";
 
@@ -169,25 +169,49 @@ export class Resolver {
     );
   }
 
-  /** The profile holding the highest-priority identifier, in the given view; null if none. */
+  /**
+   * The profile holding the highest-priority identifier, in the given view; null if none. As an
+   * event with these identifiers would: a key (`user_id`, `loyalty_id`) nobody holds is the new
+   * person's, so a profile found by a lower identifier that holds another value of it is skipped.
+   */
   async recognize<K extends ViewKind>(
     identifiers: Identifier[],
     kind: K,
   ): Promise<{ profileId: string; view: JsonText<ViewOf<K>> } | null> {
     const sorted = [...identifiers].sort((a, b) => priority(a.type) - priority(b.type));
     const found = await this.owners(sorted);
+    const unheld: Holdings["keys"] = {};
     for (const [i, identifier] of sorted.entries()) {
       let owner = found[i];
+      let live = false;
       for (const fresh of [false, true]) {
         if (!owner) break;
-        const result = await this.view(owner, kind, [identifier]);
-        if (result) return { profileId: result.profileId, view: result.value };
+        const result = await this.#lookup(owner, kind, identifier, unheld);
+        if (result?.value) return { profileId: result.profileId, view: result.value };
+        live = result !== null;
+        if (live) break;
         // The owner this isolate knew is gone (erased elsewhere): the index may name a newer
         // one, who outranks the next identifier's owner.
         if (!fresh) [owner] = await this.owners([identifier], true);
       }
+      if (!live && isKey(identifier.type)) unheld[identifier.type] = identifier.hash;
     }
     return null;
+  }
+
+  /** A view for recognize: null when the profile is gone, a null value when it is someone else. */
+  #lookup<K extends ViewKind>(
+    profileId: string,
+    kind: K,
+    identifier: Identifier,
+    unheld: Holdings["keys"],
+  ) {
+    if (Object.keys(unheld).length === 0) return this.view(profileId, kind, [identifier]);
+    return this.call(
+      profileId,
+      (stub) => stub.lookup(kind, unheld) as Promise<Outcome<JsonText<ViewOf<K>> | null>>,
+      [identifier],
+    );
   }
 
   /**

@@ -32,7 +32,7 @@ export interface Limits {
   maxMergesPerProfile: number;
 }
 
-const isKey = (type: IdentifierType): type is KeyType => KEY_TYPES.includes(type);
+export const isKey = (type: IdentifierType): type is KeyType => KEY_TYPES.includes(type);
 
 /** Why `holdings` cannot take this identifier, or null when it can. */
 export function refusal(

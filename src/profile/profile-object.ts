@@ -120,6 +120,17 @@ export class ProfileObject extends DurableObject<Env> {
   }
 
   /**
+   * The view for a lookup that also names keys (`user_id`, `loyalty_id`) no profile holds: null
+   * when this profile holds other values of them. It is then another person (merge protection),
+   * and an event with the same identifiers would not be recorded here.
+   */
+  lookup<K extends ViewKind>(kind: K, keys: Holdings["keys"]): Outcome<JsonText<ViewOf<K>> | null> {
+    const found = this.view(kind);
+    if (found.status !== "ok") return found;
+    return compatible(this.#holdings(this.#profileId ?? ""), { keys }) ? found : ok(null);
+  }
+
+  /**
    * An event repeated within a batch, answered as the duplicate it is here: the view, and which of
    * its trait keys this profile does not hold.
    */

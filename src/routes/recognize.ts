@@ -31,6 +31,6 @@ export const recognize = router().openapi(route, async (c) => {
     });
   }
   const found = await resolverFor(c).recognize(identifiers, viewFor(principal));
-  if (!found) throw new Problem(404, "No profile holds any of these identifiers");
+  if (!found) throw new Problem(404, "No profile is the person these identifiers name");
   return sendJson(c, embed({ profile_id: found.profileId }, "profile", found.view), 200);
 });
