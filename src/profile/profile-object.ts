@@ -146,8 +146,7 @@ export class ProfileObject extends DurableObject<Env> {
   }
 
   async timeline(limit: number, before: Cursor | null): Promise<Outcome<TimelinePage>> {
-    await this.#settle();
-    const moved = this.#moved();
+    const moved = await this.#settledMove();
     if (moved) return moved;
     if (!this.#state) return MISSING;
     const tied = before
@@ -251,8 +250,7 @@ export class ProfileObject extends DurableObject<Env> {
 
   /** Everything held about the person, for a data-access request. */
   async exportAll(): Promise<Outcome<Export>> {
-    await this.#settle();
-    const moved = this.#moved();
+    const moved = await this.#settledMove();
     if (moved) return moved;
     const state = this.#state;
     if (!state) return MISSING;
@@ -286,10 +284,7 @@ export class ProfileObject extends DurableObject<Env> {
    * missing from now on. Answers what pointed here, for the caller to unlink.
    */
   async erase(): Promise<Outcome<Erased>> {
-    await this.#settle();
-    // Still handing over (its survivor unreachable, or merging on in turn): no survivor holds
-    // this profile yet, so the person asked about is this profile, and it is erased here.
-    const moved = this.#handoverPending ? null : this.#moved();
+    const moved = await this.#settledMove();
     if (moved) return moved;
     // Never created: nothing to erase, and no tombstone for an id nobody was given.
     if (!this.#state) return MISSING;
@@ -616,6 +611,16 @@ export class ProfileObject extends DurableObject<Env> {
     return this.#handoverPending
       ? { status: "forward", to, pending: true }
       : { status: "forward", to };
+  }
+
+  /**
+   * Where a call that must see the person whole goes (an export, a timeline, an erasure by this
+   * id): a pending hand-over is finished first. Still handing over (its survivor unreachable, or
+   * merging on in turn), no survivor holds this profile yet: the person is this profile.
+   */
+  async #settledMove(): Promise<Outcome<never> | null> {
+    await this.#settle();
+    return this.#handoverPending ? null : this.#moved();
   }
 
   #erased(): boolean {

@@ -94,8 +94,9 @@ export async function onProfile<T>(
   c: Context<AppEnv>,
   profileId: string,
   fn: (stub: ProfileStub, id: string) => Promise<Outcome<T>>,
+  options: { write?: boolean } = {},
 ): Promise<{ profileId: string; value: T }> {
-  const found = await resolverFor(c).call(profileId, fn);
+  const found = await resolverFor(c).call(profileId, fn, [], options);
   if (!found) throw new Problem(404, "No profile with that id");
   return found;
 }
@@ -109,8 +110,11 @@ export async function setConsent(
   // A back end names the channel, as for its events: a choice is never put on one it did not say.
   const channel = channelFor(principal, body.channel);
   checkPurposes(body.purposes, settingsFor(c.env).consentPurposes, "purposes");
-  const found = await onProfile(c, profileId, (stub) =>
-    stub.setConsent(body.purposes, channel, principal.role),
+  const found = await onProfile(
+    c,
+    profileId,
+    (stub) => stub.setConsent(body.purposes, channel, principal.role),
+    { write: true },
   );
   return { profile_id: found.profileId, consent: found.value };
 }
