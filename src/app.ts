@@ -2,7 +2,7 @@
 import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
 import { browserCors } from "./auth/cors";
-import { onError, Problem } from "./errors";
+import { onError, Problem, problemResponse } from "./errors";
 import { router } from "./http";
 import { jsonNodes, parseJson, pathOf } from "./json-text";
 import { adminKeys } from "./routes/admin-keys";
@@ -90,9 +90,8 @@ export function buildApp() {
       description: "Recognise the same person on web, app and in store.",
     },
   });
-  app.notFound(() => {
-    throw new Problem(404, "No such endpoint");
-  });
+  // Answered, not thrown: a throw here skips the headers middleware set (CORS among them).
+  app.notFound(() => problemResponse(new Problem(404, "No such endpoint")));
   app.onError(onError);
   return app;
 }

@@ -472,6 +472,51 @@ describe("CORS for web keys", () => {
   });
 });
 
+describe("a browser, which is not the person", () => {
+  it("cannot probe which trait keys its linked person's profile holds (dropped_traits)", async () => {
+    // A person signs in once on a shared computer: the device is linked to them.
+    const device = (await openDevice()).json.token as string;
+    const userId = unique("user");
+    const signIn = await call("/v1/sessions", {
+      key: await idpToken(userId),
+      body: { device_token: device },
+    });
+    expect(signIn.status, signIn.text).toBe(200);
+    await event(server, {
+      type: "identify",
+      channel: "web",
+      identifiers: { user_id: userId },
+      traits: { first_name: "Jane", medical_condition: "private" },
+    });
+    // Whoever uses the browser later sends an event, then its id again with guessed keys.
+    const id = unique("probe");
+    const send = (traits: Record<string, unknown>) =>
+      call("/v1/events", {
+        key: device,
+        headers: { origin: ORIGIN },
+        body: { id, type: "track", name: "x", traits },
+      });
+    expect((await send({})).json.profile_id).toBe(signIn.json.profile_id);
+    const probe = await send({ medical_condition: "?", pregnant: "?" });
+    expect(probe.json.status).toBe("duplicate");
+    expect(probe.json).not.toHaveProperty("dropped_traits");
+    // The person, with their own token, is told.
+    const own = await call("/v1/events", {
+      key: await idpToken(userId),
+      body: { id, type: "track", name: "x", traits: { pregnant: "?" } },
+    });
+    expect(own.json).toMatchObject({ status: "duplicate", dropped_traits: ["pregnant"] });
+  });
+
+  it("can read the 404 problem of an endpoint that does not exist, from an allowed origin", async () => {
+    const device = (await openDevice()).json.token as string;
+    const unknown = await call("/v1/me/nonexistent", { key: device, headers: { origin: ORIGIN } });
+    expect(unknown.status).toBe(404);
+    expect(unknown.headers.get("content-type")).toBe("application/problem+json");
+    expect(unknown.headers.get("access-control-allow-origin")).toBe(ORIGIN);
+  });
+});
+
 describe("consent, export and erasure", () => {
   it("keeps every consent change with its time, channel and source", async () => {
     const login = await call("/v1/sessions", { key: await idpToken(unique("u")), body: {} });

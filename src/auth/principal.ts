@@ -31,6 +31,15 @@ export function viewFor(principal: Principal): ViewKind {
 }
 
 /**
+ * Whether a caller may learn which trait keys a profile holds (an ingest's `dropped_traits` tells):
+ * those who read its traits, and the person, who may export them. Staff and kiosks see no traits,
+ * and a browser is not the person (it may not export), so a re-sent event must not let them probe
+ * for keys.
+ */
+export const seesTraitKeys = (principal: Principal): boolean =>
+  principal.role === "admin" || principal.role === "server" || principal.role === "customer";
+
+/**
  * What a role may find a person by: in a lookup, and in an event, whose answer is the person's
  * profile too. A kiosk faces the public, so only card or phone; a till never by device ids.
  */

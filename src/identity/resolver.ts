@@ -311,17 +311,19 @@ export class Resolver {
         offered = [];
       }
       const target: string = home;
-      const result = await this.call<IngestOutcome>(target, (stub, id) =>
-        stub.ingest({
-          profileId: id,
-          event,
-          held: held.map(full),
-          offered: offered.map(full),
-          claimed: input.claimed,
-          refused,
-          source: input.source,
-          view: input.view,
-        }),
+      const result = await this.call<IngestOutcome>(
+        target,
+        (stub, id) =>
+          stub.ingest({
+            profileId: id,
+            event,
+            held: held.map(full),
+            offered: offered.map(full),
+            claimed: input.claimed,
+            refused,
+            source: input.source,
+            view: input.view,
+          }),
         [],
         { write: true },
       );

@@ -84,13 +84,6 @@ function withoutContent({ traits: _t, properties: _p, ...event }: TimelineEvent)
   return event;
 }
 
-/**
- * Whether a caller with this view may learn which trait keys a profile holds (an ingest's
- * `dropped_traits` tells): those who read its traits, and the person, who may export them. Staff
- * and kiosks see no traits, so a re-sent event must not let them probe for keys.
- */
-export const seesTraitKeys = (kind: ViewKind) => kind === "full" || kind === "customer";
-
 /** A timeline event as a role may see it. */
 export function timelineFor(kind: ViewKind, event: TimelineEvent): TimelineEvent {
   return kind === "full" ? event : withoutContent(event);

@@ -7,6 +7,7 @@ import {
   mayRecordConsent,
   type Principal,
   programmeTraitsRefused,
+  seesTraitKeys,
   storeFor,
   viewFor,
 } from "../auth/principal";
@@ -18,7 +19,6 @@ import type { Resolver } from "../identity/resolver";
 import type { Identifier } from "../identity/types";
 import { embed, type JsonText, jsonList, jsonText } from "../json-text";
 import { checkPurposes } from "../profile/consent";
-import { seesTraitKeys } from "../profile/views";
 import {
   BatchResultSchema,
   type EventInput,
@@ -169,7 +169,7 @@ async function record(
     status: result.status,
     profile_id: result.profileId,
     merged_profile_ids: result.merged,
-    ...(result.droppedTraits.length && seesTraitKeys(view)
+    ...(result.droppedTraits.length && seesTraitKeys(principal)
       ? { dropped_traits: result.droppedTraits }
       : {}),
   };
