@@ -15,7 +15,7 @@ export class IsolateCache<V> {
   constructor(
     readonly maxEntries: number,
     readonly maxAgeMs = Number.POSITIVE_INFINITY,
-    readonly now: () => number = Date.now,
+    readonly now: () => number = () => Date.now(),
   ) {
     this.#since = now();
   }

@@ -12,6 +12,7 @@ import {
 } from "jose";
 import { z } from "zod";
 import { Problem } from "../errors";
+import { IsolateCache } from "../isolate-cache";
 import { wellFormed } from "../schemas";
 
 /** Issuer of every token this service signs; an identity provider must never use it. */
@@ -59,7 +60,9 @@ const VERIFIED_LIMIT = 10_000;
 const TRUSTED_MS = 60_000;
 // How long a fetched AUTH_JWKS_URL key set is used before it is fetched again (jose's default).
 const KEY_SET_MAX_AGE_MS = 10 * 60_000;
-const verified = new Map<string, Map<string, { value: unknown; until: number }>>();
+// A token names its person (and an identity provider's often carries their email too), so the
+// memo also empties whole once it is a minute old: an erased person's tokens leave memory then.
+const verified = new Map<string, IsolateCache<{ value: unknown; until: number }>>();
 
 function recall<T>(scope: string, token: string): T | undefined {
   const tokens = verified.get(scope);
@@ -72,8 +75,7 @@ function recall<T>(scope: string, token: string): T | undefined {
 
 function trust(scope: string, token: string, value: unknown, exp: number | undefined): void {
   if (exp === undefined) return;
-  const tokens = remember(verified, scope, () => new Map());
-  if (tokens.size >= VERIFIED_LIMIT) tokens.clear();
+  const tokens = remember(verified, scope, () => new IsolateCache(VERIFIED_LIMIT, TRUSTED_MS));
   tokens.set(token, { value, until: Math.min(exp * 1000, Date.now() + TRUSTED_MS) });
 }
 

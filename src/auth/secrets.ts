@@ -22,14 +22,24 @@ export async function hashSecret(secret: string): Promise<string> {
 const KNOWN_MAX = 10_000;
 const known = new IsolateCache<string>(KNOWN_MAX);
 
-/** The hash of a presented or configured secret, computed once per isolate. */
+/** The hash of a configured secret (the admin key), computed once per isolate. */
 export async function knownHash(secret: string): Promise<string> {
-  let hash = known.get(secret);
-  if (hash === undefined) {
-    hash = await hashSecret(secret);
-    known.set(secret, hash);
-  }
+  const hash = await presentedHash(secret);
+  keepHash(secret, hash);
   return hash;
+}
+
+/** The hash of a presented secret: from the memo if it was accepted before. */
+export async function presentedHash(secret: string): Promise<string> {
+  return known.get(secret) ?? hashSecret(secret);
+}
+
+/**
+ * Keeps an accepted secret's hash. Only accepted ones: anyone may send thousands of made-up keys
+ * of up to 8 KiB, which would otherwise fill the isolate's memory.
+ */
+export function keepHash(secret: string, hash: string): void {
+  known.set(secret, hash);
 }
 
 /** Constant-time comparison of two hashes (equal lengths by construction). */
