@@ -501,3 +501,83 @@ describe("limits", () => {
     expect(full.json.computed.visit_count).toBe(1);
   });
 });
+
+describe("the consent history", () => {
+  const put = (id: string, purposes: Record<string, string>) =>
+    call(`/v1/profiles/${id}/consent`, {
+      key: server,
+      method: "PUT",
+      body: { purposes, channel: "web" },
+    });
+
+  it("keeps changes, not a banner's state sent again on every page", async () => {
+    const id = (await event(server, visit())).json.profile_id as string;
+    for (const status of ["denied", "granted", "denied"]) {
+      const res = await put(id, { marketing_email: status, analytics: "granted" });
+      expect(res.status).toBe(200);
+    }
+    const exported = await call(`/v1/profiles/${id}/export`, { key: ADMIN });
+    const history = exported.json.consent_history as { purpose: string; status: string }[];
+    expect(history.map((c) => `${c.purpose}:${c.status}`)).toEqual([
+      "marketing_email:denied",
+      "analytics:granted",
+      "marketing_email:granted",
+      "marketing_email:denied",
+    ]);
+  });
+
+  it("keeps each purpose's newest MAX_CONSENT_CHANGES, so the export always answers", async () => {
+    const id = (await event(server, visit())).json.profile_id as string;
+    expect((await put(id, { analytics: "granted" })).status).toBe(200);
+    // Years of a script flipping one choice (a customer token is not rate limited).
+    await runInDurableObject(env.PROFILES.getByName(id), (_instance, state) => {
+      state.storage.sql.exec(
+        `WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 1500)
+         INSERT INTO consent_history (purpose, status, channel, source, at)
+         SELECT 'marketing_email', CASE x % 2 WHEN 0 THEN 'denied' ELSE 'granted' END, 'web',
+                'server', 1700000000000 + x FROM n`,
+      );
+    });
+    await evictDurableObject(env.PROFILES.getByName(id));
+    const last = await put(id, { marketing_email: "granted" });
+    expect(last.json.consent).toEqual({ analytics: "granted", marketing_email: "granted" });
+    const exported = await call(`/v1/profiles/${id}/export`, { key: ADMIN });
+    expect(exported.status).toBe(200);
+    const history = exported.json.consent_history as { purpose: string; at: string }[];
+    const email = history.filter((c) => c.purpose === "marketing_email");
+    expect(email).toHaveLength(1_000);
+    // The oldest went; the choice made now is the newest kept.
+    expect(email[0]?.at).toBe(new Date(1700000000000 + 502).toISOString());
+    expect(history.filter((c) => c.purpose === "analytics")).toHaveLength(1);
+  });
+
+  it("keeps the bound when a merge brings a second history in", async () => {
+    const [email, phone] = [
+      `${unique()}@example.com`,
+      `+1646555${String(1000 + Math.floor(Math.random() * 8999))}`,
+    ];
+    const ids: string[] = [];
+    for (const [n, identifiers] of [
+      [0, { email }],
+      [1, { phone }],
+    ] as const) {
+      const id = (await event(server, visit({ identifiers }))).json.profile_id as string;
+      ids.push(id);
+      await runInDurableObject(env.PROFILES.getByName(id), (_instance, state) => {
+        state.storage.sql.exec(
+          `WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 700)
+           INSERT INTO consent_history (purpose, status, channel, source, at)
+           SELECT 'marketing_email', CASE x % 2 WHEN 0 THEN 'denied' ELSE 'granted' END, 'web',
+                  'server', 1700000000000 + 2 * x + ? FROM n`,
+          n,
+        );
+      });
+      await evictDurableObject(env.PROFILES.getByName(id));
+    }
+    const joined = await event(server, visit({ identifiers: { email, phone } }));
+    expect(ids).toContain(joined.json.profile_id);
+    const exported = await call(`/v1/profiles/${joined.json.profile_id}/export`, { key: ADMIN });
+    expect(exported.json.consent_history).toHaveLength(1_000);
+    expect(exported.json.consent).toEqual({ marketing_email: "denied" });
+  });
+});

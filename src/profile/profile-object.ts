@@ -54,6 +54,8 @@ interface Loaded extends ProfileState {
 
 const RECENT = 5;
 const MAX_CONFLICTS = 100;
+/** Changes of one consent purpose kept in its history: its newest. */
+export const MAX_CONSENT_CHANGES = 1_000;
 const HANDOVER_RETRY_MS = 1_000;
 /** Events read at a time when the window's size, not its count, is over. */
 const PRUNE_BATCH = 16;
@@ -399,7 +401,8 @@ export class ProfileObject extends DurableObject<Env> {
       for (const event of snapshot.events) this.#importEvent(event);
       for (const eventId of snapshot.prunedEventIds) this.#rememberPrunedId(eventId);
       for (const trait of snapshot.traits) this.#setTrait(trait.key, trait.value, trait.updatedAt);
-      for (const change of snapshot.consentHistory) this.#addConsent(change);
+      for (const change of snapshot.consentHistory) this.#keepConsent(change);
+      this.#trimConsent();
       const record: MergeRecord = {
         profile_id: snapshot.profileId,
         via: info.via,
@@ -798,8 +801,20 @@ export class ProfileObject extends DurableObject<Env> {
     }
   }
 
-  /** Every change is kept; the current choice per purpose is the most recent one. */
+  /**
+   * A choice made now. One that repeats the purpose's current status changes nothing and is not
+   * kept: a banner or a back end may send the same state on every page.
+   */
   #addConsent(change: ConsentChange): void {
+    const state = this.#state;
+    const since = state?.consentTimes.get(change.purpose) ?? Number.NEGATIVE_INFINITY;
+    if (state?.consent[change.purpose] === change.status && since <= change.at) return;
+    this.#keepConsent(change);
+    this.#trimConsent();
+  }
+
+  /** Every change is kept (up to MAX_CONSENT_CHANGES a purpose); the most recent is the choice. */
+  #keepConsent(change: ConsentChange): void {
     this.#sql`INSERT INTO consent_history (purpose, status, channel, source, at)
       VALUES (${change.purpose}, ${change.status}, ${change.channel}, ${change.source}, ${change.at})`;
     const state = this.#state;
@@ -810,6 +825,15 @@ export class ProfileObject extends DurableObject<Env> {
       state.consent[change.purpose] = change.status;
       state.consentTimes.set(change.purpose, change.at);
     }
+  }
+
+  /** Each purpose's newest MAX_CONSENT_CHANGES stay, so an export always fits in one answer. */
+  #trimConsent(): void {
+    this.#sql`DELETE FROM consent_history WHERE seq IN (
+      SELECT seq FROM (
+        SELECT seq, row_number() OVER (PARTITION BY purpose ORDER BY at DESC, seq DESC) AS n
+        FROM consent_history)
+      WHERE n > ${MAX_CONSENT_CHANGES})`;
   }
 
   #recordConflicts(refused: Refusal[], eventId: string, at: number): void {
