@@ -101,7 +101,8 @@ const openMap = z.record(z.string(), z.unknown());
 /** Properties of any shape: checked once, from the top (a survey's `answers` with the rest). */
 const looseProperties = openMap.superRefine(openJson);
 
-export const PurchaseItemSchema = z.object({
+// Open like the purchase around it: a till's richer line items (size, colour) are kept, not dropped.
+export const PurchaseItemSchema = z.looseObject({
   sku: z.string().min(1).max(128),
   name: z.string().max(512).optional(),
   category: z.string().max(256).optional(),

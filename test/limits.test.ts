@@ -310,6 +310,23 @@ describe("limits", () => {
     expect((await send('"utf8"')).status).toBe(200);
   });
 
+  it("takes JSON typed as RFC 9110 allows: a space before a parameter, an empty one", async () => {
+    for (const type of [
+      "application/json ; charset=utf-8",
+      "application/json;",
+      "application/json; charset=utf-8;",
+      "application/vnd.api+json\t;charset=UTF-8",
+    ]) {
+      const res = await call("/v1/events", {
+        key: server,
+        body: JSON.stringify(visit()),
+        headers: { "content-type": type },
+      });
+      expect(res.status, `${type}: ${res.text}`).toBe(200);
+      expect(res.json.status).toBe("recorded");
+    }
+  });
+
   it("refuses a timestamp more than 24 hours ahead, and takes one just inside", async () => {
     const ahead = await call("/v1/events", {
       key: server,
@@ -579,5 +596,31 @@ describe("the consent history", () => {
     const exported = await call(`/v1/profiles/${joined.json.profile_id}/export`, { key: ADMIN });
     expect(exported.json.consent_history).toHaveLength(1_000);
     expect(exported.json.consent).toEqual({ marketing_email: "denied" });
+  });
+});
+
+describe("purchase items", () => {
+  const purchase = (item: Record<string, unknown>) =>
+    visit({
+      type: "purchase",
+      properties: { order_id: "o-1", total: 42, currency: "USD", items: [item] },
+    });
+
+  it("keeps an item's own fields (size, colour), checked as every property is", async () => {
+    const res = await call("/v1/events", {
+      key: server,
+      body: purchase({ sku: "s1", price: 42, size: "42", color: "red" }),
+    });
+    expect(res.json.status).toBe("recorded");
+    const exported = await call(`/v1/profiles/${res.json.profile_id}/export`, { key: ADMIN });
+    expect(exported.json.events[0].properties.items).toEqual([
+      { sku: "s1", price: 42, quantity: 1, size: "42", color: "red" },
+    ]);
+    const bad = await call("/v1/events", {
+      key: server,
+      body: purchase({ sku: "s1", note: "\ud800" }),
+    });
+    expectProblem(bad, 400);
+    expect(bad.json.errors[0].path).toBe("properties");
   });
 });
