@@ -276,6 +276,47 @@ describe("merging profiles", () => {
     expect((await purchase({ email }, 10)).json.status).toBe("duplicate");
   });
 
+  it("keeps the other person's event when the survivor's of the same id has left its window", async () => {
+    const id = unique("order");
+    const email = `${unique()}@example.com`;
+    const phone = `+1929555${String(1000 + Math.floor(Math.random() * 8999))}`;
+    // The older person bought order `id` in 2020, then visited a thousand times: it left the window.
+    const first = await order(server, id, { email }, 10, "2020-01-01T00:00:00.000Z");
+    for (let offset = 0; offset < 1000; offset += 100) {
+      const batch = Array.from({ length: 100 }, (_, i) => ({
+        id: unique("v"),
+        type: "visit",
+        channel: "web",
+        timestamp: new Date(Date.UTC(2021, 0, 1) + (offset + i) * 60_000).toISOString(),
+        identifiers: { email },
+      }));
+      expect((await call("/v1/events", { key: server, body: { batch } })).status).toBe(200);
+    }
+    // Another till numbering its orders alike sold a different order `id` to a phone.
+    const second = await order(server, id, { phone }, 20);
+    // And a third person bought the very same order again: a repeat of the first, re-sent.
+    const repeat = await order(
+      server,
+      id,
+      { phone: `${phone.slice(0, -1)}0` },
+      10,
+      "2020-01-01T00:00:00.000Z",
+    );
+    expect([second.json.status, repeat.json.status]).toEqual(["recorded", "recorded"]);
+    const join = await identify(server, { email, phone });
+    expect(join.json.profile_id).toBe(first.json.profile_id);
+    expect(join.json.profile.computed).toMatchObject({ purchase_count: 2, lifetime_value: 30 });
+    const exported = await call(`/v1/profiles/${join.json.profile_id}/export`, { key: ADMIN });
+    const totals = (exported.json.events as { event_id: string; properties?: { total: number } }[])
+      .filter((e) => e.event_id === id)
+      .map((e) => e.properties?.total);
+    expect(totals).toEqual([20]);
+    // The first order's own repeat, merged in, is the same event: counted once.
+    const again = await identify(server, { email, phone: `${phone.slice(0, -1)}0` });
+    expect(again.json.merged_profile_ids).toEqual([repeat.json.profile_id]);
+    expect(again.json.profile.computed).toMatchObject({ purchase_count: 2, lifetime_value: 30 });
+  }, 60_000);
+
   it("pages through both of two merged events that share an id and a moment", async () => {
     const id = unique("order");
     const email = `${unique()}@example.com`;

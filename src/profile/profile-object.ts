@@ -24,7 +24,7 @@ import {
   foldOf,
   restoreAggregate,
 } from "./computed";
-import { type Cursor, type EventRow, encodeCursor, newestFirst, pageOf } from "./cursor";
+import { type Cursor, digest, type EventRow, encodeCursor, newestFirst, pageOf } from "./cursor";
 import type {
   ConsentChange,
   Erased,
@@ -714,15 +714,21 @@ export class ProfileObject extends DurableObject<Env> {
   /**
    * A merged-in event. One whose id this profile knows is the same event sent twice, unless its
    * content differs: then two people's events shared an id (idempotency is per person), both were
-   * recorded and counted, and both are kept. An id known only as one that left the window is
-   * taken as the same event: its content is gone.
+   * recorded and counted, and both are kept. An event that left the window is compared by its
+   * content's digest; one whose digest is unknown (it left the loser's window, or left before
+   * digests were kept) is taken as the same event when no copy is held.
    */
   #importEvent(event: TimelineEvent): void {
     if (this.#knownIds().has(event.event_id)) {
+      const body = JSON.stringify(event);
       const held = this.#sql<{ body: string }>`
         SELECT body FROM events WHERE event_id = ${event.event_id}`;
-      const body = JSON.stringify(event);
-      if (held.length === 0 || held.some((row) => row.body === body)) return;
+      if (held.some((row) => row.body === body)) return;
+      const left = this.#sql<{ digest: string | null }>`
+        SELECT digest FROM event_ids WHERE event_id = ${event.event_id}`;
+      const same = (row: { digest: string | null }) =>
+        row.digest === null ? held.length === 0 : row.digest === digest(body);
+      if (left.some(same)) return;
       this.#heldTwice.add(event.event_id);
     }
     this.#insertEvent(event, true);
@@ -893,7 +899,8 @@ export class ProfileObject extends DurableObject<Env> {
         foldEvent(state.archived, foldOf(JSON.parse(row.body) as TimelineEvent));
         this.#sql`DELETE FROM events WHERE ts = ${row.ts} AND seq = ${row.seq}`;
         // Numbered as it leaves (n is the next rowid), not as it came: its windows count from now.
-        this.#sql`INSERT INTO event_ids (event_id) VALUES (${row.event_id})`;
+        this
+          .#sql`INSERT INTO event_ids (event_id, digest) VALUES (${row.event_id}, ${digest(row.body)})`;
         this.#eventCount -= 1;
         this.#eventSize -= row.body.length;
       }

@@ -19,8 +19,13 @@ const events = `
     PRIMARY KEY (ts, seq)
   ) WITHOUT ROWID`;
 
-/** Ids of events that left the window, still answered as duplicates; `n` orders them, oldest first. */
-const eventIds = "CREATE TABLE event_ids (n INTEGER PRIMARY KEY, event_id TEXT NOT NULL)";
+/**
+ * Ids of events that left the window, still answered as duplicates; `n` orders them, oldest
+ * first. `digest` is the event's content's (null when unknown): a merge tells by it whether an
+ * event of the same id is the same one.
+ */
+const eventIds =
+  "CREATE TABLE event_ids (n INTEGER PRIMARY KEY, event_id TEXT NOT NULL, digest TEXT)";
 
 const meta = "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)";
 const identifiers = `
@@ -113,6 +118,12 @@ export const profileMigrations: readonly Migration[] = [
       ALTER TABLE events_v2 RENAME TO events;
       ALTER TABLE event_ids_v2 RENAME TO event_ids;
     `,
+  },
+  {
+    // A merge dropped a loser's event whose id the survivor knew only as one that left its
+    // window, although the two could be two people's events: the content's digest tells.
+    id: 3,
+    up: "ALTER TABLE event_ids ADD COLUMN digest TEXT",
   },
 ];
 
