@@ -11,7 +11,7 @@ import type { ProfileObject } from "../src/profile/profile-object";
 import type { MergeInfo, Snapshot } from "../src/profile/protocol";
 import { profileStub } from "../src/profile/protocol";
 import { PERSONAL_TABLES } from "../src/profile/schema";
-import { ADMIN, call, createKey, event, unique } from "./helpers";
+import { ADMIN, call, createKey, event, twoPeople, unique } from "./helpers";
 
 const pepper = (env as unknown as Record<string, string>).IDENTITY_PEPPER as string;
 const info: MergeInfo = { via: ["email"], eventId: "join", channel: "web" };
@@ -33,30 +33,6 @@ async function ownerOf(email: string) {
 
 const recognize = (identifiers: Record<string, string>) =>
   call("/v1/recognize", { key: ADMIN, body: { identifiers } });
-
-/** Two people: the survivor-to-be (older) and the loser, who bought something as Lena. */
-async function twoPeople() {
-  const survivorEmail = `${unique()}@example.com`;
-  const loserEmail = `${unique()}@example.com`;
-  const s = await event(server, {
-    type: "visit",
-    channel: "web",
-    identifiers: { email: survivorEmail },
-  });
-  const l = await event(server, {
-    type: "purchase",
-    channel: "web",
-    identifiers: { email: loserEmail },
-    traits: { first_name: "Lena" },
-    properties: { order_id: "o", total: 50, currency: "EUR" },
-  });
-  return {
-    survivor: s.json.profile_id as string,
-    loser: l.json.profile_id as string,
-    loserEmail,
-    loserEvent: l.json.event_id as string,
-  };
-}
 
 /** Steps zero and one of a merge, as the resolver runs them. */
 async function beginMerge(survivor: string, loser: string): Promise<Snapshot> {
@@ -89,7 +65,7 @@ async function eraseBeforeImport(survivor: string, snapshot: Snapshot) {
 
 describe("erasure between the steps of a merge", () => {
   it("leaves the loser whole when its survivor is erased before taking it", async () => {
-    const { survivor, loser, loserEmail } = await twoPeople();
+    const { survivor, loser, loserEmail } = await twoPeople(server);
     const snapshot = await beginMerge(survivor, loser);
     await eraseBeforeImport(survivor, snapshot);
     // The request that merged stops here; the loser's alarm finds its survivor gone.
@@ -102,7 +78,7 @@ describe("erasure between the steps of a merge", () => {
   });
 
   it("erases a loser whose survivor took it, even when that erasure stopped before the loser", async () => {
-    const { survivor, loser, loserEmail } = await twoPeople();
+    const { survivor, loser, loserEmail } = await twoPeople(server);
     const snapshot = await beginMerge(survivor, loser);
     expect((await profileStub(env, survivor).importMerge(survivor, snapshot, info)).status).toBe(
       "ok",
@@ -116,7 +92,7 @@ describe("erasure between the steps of a merge", () => {
   });
 
   it("answers a loser's export and timeline during the hand-over with the loser's own events", async () => {
-    const { survivor, loser, loserEvent } = await twoPeople();
+    const { survivor, loser, loserEvent } = await twoPeople(server);
     await beginMerge(survivor, loser);
     const exported = await call(`/v1/profiles/${loser}/export`, { key: ADMIN });
     expect(exported.json.profile_id).toBe(survivor);
@@ -127,7 +103,7 @@ describe("erasure between the steps of a merge", () => {
   });
 
   it("erases a loser named by its own id during the hand-over before answering 204", async () => {
-    const { survivor, loser, loserEmail } = await twoPeople();
+    const { survivor, loser, loserEmail } = await twoPeople(server);
     await beginMerge(survivor, loser);
     expect((await call(`/v1/profiles/${loser}`, { key: ADMIN, method: "DELETE" })).status).toBe(
       204,
@@ -143,7 +119,7 @@ describe("an erasure meeting a merge's first step on the same profile", () => {
   // the old code lost (about 1 round in 300 here) is forced in "an erasure under way" below.
   it("lets one of them go first, whole: an erased profile is never handed over", async () => {
     for (let round = 0; round < 100; round++) {
-      const { survivor, loser } = await twoPeople();
+      const { survivor, loser } = await twoPeople(server);
       const stub = profileStub(env, loser);
       const [erased, begun] = await Promise.all([
         stub.erase(),
@@ -162,7 +138,7 @@ describe("an erasure meeting a merge's first step on the same profile", () => {
 
 describe("an erasure under way", () => {
   it("is what a merge's first step arriving while storage is deleted finds: the profile is gone", async () => {
-    const { survivor, loser } = await twoPeople();
+    const { survivor, loser } = await twoPeople(server);
     const begun = await runInDurableObject(
       env.PROFILES.getByName(loser),
       async (instance: ProfileObject, state) => {
@@ -187,7 +163,7 @@ describe("an erasure under way", () => {
 
 describe("a loser that is itself again", () => {
   it("is found by its identifiers again: lookups during the hand-over left them pointing at it", async () => {
-    const { survivor, loser, loserEmail } = await twoPeople();
+    const { survivor, loser, loserEmail } = await twoPeople(server);
     const snapshot = await beginMerge(survivor, loser);
     // A lookup follows the loser's forward, but a survivor that has not taken it gets no pointer.
     expect((await recognize({ email: loserEmail })).json.profile_id).toBe(survivor);
@@ -200,8 +176,8 @@ describe("a loser that is itself again", () => {
   });
 
   it("is where an event for it lands when the erased profile is further along its forwards", async () => {
-    const { survivor, loser, loserEmail } = await twoPeople();
-    const far = (await twoPeople()).survivor;
+    const { survivor, loser, loserEmail } = await twoPeople(server);
+    const far = (await twoPeople(server)).survivor;
     await beginMerge(survivor, loser);
     // The survivor merged on, whole, into a profile whose erasure was then cut short.
     const onward = await beginMerge(far, survivor);
@@ -212,8 +188,8 @@ describe("a loser that is itself again", () => {
   });
 
   it("never forwards to a survivor that lacks it when a hand-over and its cancelling cross", async () => {
-    const later = await twoPeople();
-    const { loser, loserEvent } = await twoPeople();
+    const later = await twoPeople(server);
+    const { loser, loserEvent } = await twoPeople(server);
     // The survivor planned for the loser has merged into another profile since.
     const moved = await beginMerge(later.survivor, later.loser);
     expect(
@@ -233,8 +209,8 @@ describe("a loser that is itself again", () => {
   });
 
   it("is not revived beside a survivor that took it and was then itself again", async () => {
-    const first = await twoPeople();
-    const other = await twoPeople();
+    const first = await twoPeople(server);
+    const other = await twoPeople(server);
     // The loser went into the survivor, whose request stopped before the loser's last step.
     const snapshot = await beginMerge(first.survivor, first.loser);
     expect(
@@ -253,7 +229,7 @@ describe("a loser that is itself again", () => {
 
 describe("a loser whose survivor was erased before taking it, met before its alarm", () => {
   it("is where an event with its own email lands, and is found by it", async () => {
-    const { survivor, loser, loserEmail } = await twoPeople();
+    const { survivor, loser, loserEmail } = await twoPeople(server);
     await beginMerge(survivor, loser);
     expect((await call(`/v1/profiles/${survivor}`, { key: ADMIN, method: "DELETE" })).status).toBe(
       204,
@@ -263,9 +239,9 @@ describe("a loser whose survivor was erased before taking it, met before its ala
   });
 
   it("is erased by its own id, alone, when its hand-over runs on through more merges than one call follows", async () => {
-    const { loser, loserEmail } = await twoPeople();
+    const { loser, loserEmail } = await twoPeople(server);
     const chain: string[] = [];
-    for (let i = 0; i < 5; i++) chain.push((await twoPeople()).survivor);
+    for (let i = 0; i < 5; i++) chain.push((await twoPeople(server)).survivor);
     const [first, ...rest] = chain as [string, ...string[]];
     await beginMerge(first, loser);
     // A lookup through the forward meanwhile.

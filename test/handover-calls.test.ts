@@ -6,7 +6,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { MergeInfo } from "../src/profile/protocol";
 import { profileStub } from "../src/profile/protocol";
-import { ADMIN, call, createKey, event, unique } from "./helpers";
+import { ADMIN, call, createKey, event, twoPeople, unique } from "./helpers";
 
 const info: MergeInfo = { via: ["email"], eventId: "join", channel: "web" };
 let server: string;
@@ -21,25 +21,6 @@ const email = () => `${unique()}@example.com`;
 async function beginMerge(survivor: string, loser: string) {
   expect((await profileStub(env, survivor).reserveMerge(survivor, loser, {})).status).toBe("ok");
   expect((await profileStub(env, loser).beginMerge(loser, survivor, info, {})).status).toBe("ok");
-}
-
-/** Two people: the survivor-to-be (older, one visit) and the loser (a visit and a purchase). */
-async function twoPeople() {
-  const s = await event(server, { type: "visit", channel: "web", identifiers: { email: email() } });
-  const loserEmail = email();
-  const l = await event(server, {
-    type: "purchase",
-    channel: "web",
-    identifiers: { email: loserEmail },
-    traits: { first_name: "Lena" },
-    properties: { order_id: "o", total: 50, currency: "USD" },
-  });
-  return {
-    survivor: s.json.profile_id as string,
-    loser: l.json.profile_id as string,
-    loserEvent: l.json.event_id as string,
-    loserEmail,
-  };
 }
 
 describe("a call reaching a profile whose hand-over is under way", () => {
@@ -78,7 +59,7 @@ describe("a call reaching a profile whose hand-over is under way", () => {
   });
 
   it("records an event where the person is whole, so erasing the survivor never drops it alone", async () => {
-    const { survivor, loser, loserEmail } = await twoPeople();
+    const { survivor, loser, loserEmail } = await twoPeople(server);
     await beginMerge(survivor, loser);
 
     const sale = await event(server, {
@@ -108,7 +89,7 @@ describe("a call reaching a profile whose hand-over is under way", () => {
   });
 
   it("records a consent choice where the person is whole", async () => {
-    const { survivor, loser } = await twoPeople();
+    const { survivor, loser } = await twoPeople(server);
     const put = (id: string, purposes: Record<string, string>) =>
       call(`/v1/profiles/${id}/consent`, {
         key: server,
@@ -126,9 +107,9 @@ describe("a call reaching a profile whose hand-over is under way", () => {
   });
 
   it("exports the loser's own data by its id while the hand-over runs on through merges", async () => {
-    const { loser, loserEvent } = await twoPeople();
+    const { loser, loserEvent } = await twoPeople(server);
     const chain: string[] = [];
-    for (let i = 0; i < 5; i++) chain.push((await twoPeople()).survivor);
+    for (let i = 0; i < 5; i++) chain.push((await twoPeople(server)).survivor);
     let previous = loser;
     for (const next of chain) {
       await beginMerge(next, previous);

@@ -86,3 +86,27 @@ export function order(
     ...(timestamp ? { timestamp } : {}),
   });
 }
+
+/** Two people: the survivor-to-be (older) and the loser, who bought something as Lena. */
+export async function twoPeople(key: string) {
+  const survivorEmail = `${unique()}@example.com`;
+  const loserEmail = `${unique()}@example.com`;
+  const s = await event(key, {
+    type: "visit",
+    channel: "web",
+    identifiers: { email: survivorEmail },
+  });
+  const l = await event(key, {
+    type: "purchase",
+    channel: "web",
+    identifiers: { email: loserEmail },
+    traits: { first_name: "Lena" },
+    properties: { order_id: "o", total: 50, currency: "EUR" },
+  });
+  return {
+    survivor: s.json.profile_id as string,
+    loser: l.json.profile_id as string,
+    loserEmail,
+    loserEvent: l.json.event_id as string,
+  };
+}

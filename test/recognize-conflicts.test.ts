@@ -1,12 +1,29 @@
 // A lookup answers the person an event with the same identifiers is recorded on (README).
 import { beforeAll, describe, expect, it } from "vitest";
-import { call, createKey, unique } from "./helpers";
+import { call, createKey, event, unique } from "./helpers";
 
 let server: string;
 let pos: string;
 let kiosk: string;
 
 const phoneNo = () => `+1415555${String(1000 + Math.floor(Math.random() * 8999))}`;
+
+/** Mum: her own loyalty card and the family phone. */
+const cardholder = (phone: string, traits: Record<string, unknown> = { first_name: "Mum" }) =>
+  event(server, {
+    type: "identify",
+    channel: "store",
+    identifiers: { loyalty_id: unique("L1"), phone },
+    traits,
+  });
+
+/** A sale at the till, to whoever these identifiers lead. */
+const tillSale = (identifiers: Record<string, string>) =>
+  event(pos, {
+    type: "purchase",
+    identifiers,
+    properties: { order_id: "o-1", total: 20, currency: "USD" },
+  });
 
 beforeAll(async () => {
   server = await createKey("server");
@@ -18,16 +35,10 @@ describe("recognition when identifiers conflict", () => {
   it("does not show the till a card holder whose card differs from the one presented, then record the sale elsewhere", async () => {
     // Mum: card L1 and the family phone.
     const phone = phoneNo();
-    const mumCard = unique("L1");
-    const mum = await call("/v1/events", {
-      key: server,
-      body: {
-        id: unique(),
-        type: "identify",
-        channel: "store",
-        identifiers: { loyalty_id: mumCard, phone },
-        traits: { first_name: "Mum", loyalty_tier: "gold", loyalty_points: 900 },
-      },
+    const mum = await cardholder(phone, {
+      first_name: "Mum",
+      loyalty_tier: "gold",
+      loyalty_points: 900,
     });
     expect(mum.status, mum.text).toBe(200);
 
@@ -35,15 +46,7 @@ describe("recognition when identifiers conflict", () => {
     const sonCard = unique("L2");
     const identifiers = { loyalty_id: sonCard, phone };
     const lookup = await call("/v1/recognize", { key: pos, body: { identifiers } });
-    const sale = await call("/v1/events", {
-      key: pos,
-      body: {
-        id: unique(),
-        type: "purchase",
-        identifiers,
-        properties: { order_id: "o-1", total: 20, currency: "USD" },
-      },
-    });
+    const sale = await tillSale(identifiers);
     expect(sale.status, sale.text).toBe(200);
     // The sale went to the holder of the card presented (priority: loyalty_id > phone), not Mum.
     expect(sale.json.profile_id).not.toBe(mum.json.profile_id);
@@ -53,16 +56,7 @@ describe("recognition when identifiers conflict", () => {
 
   it("does not show a public kiosk another card holder's name and tier for a card nobody holds", async () => {
     const phone = phoneNo();
-    await call("/v1/events", {
-      key: server,
-      body: {
-        id: unique(),
-        type: "identify",
-        channel: "store",
-        identifiers: { loyalty_id: unique("L1"), phone },
-        traits: { first_name: "Mum", loyalty_tier: "gold", loyalty_points: 900 },
-      },
-    });
+    await cardholder(phone, { first_name: "Mum", loyalty_tier: "gold", loyalty_points: 900 });
     const lookup = await call("/v1/recognize", {
       key: kiosk,
       body: { identifiers: { loyalty_id: unique("L2"), phone } },
@@ -72,16 +66,7 @@ describe("recognition when identifiers conflict", () => {
 
   it("answers the profile a further identifier leads to, as the event is recorded there", async () => {
     const phone = phoneNo();
-    await call("/v1/events", {
-      key: server,
-      body: {
-        id: unique(),
-        type: "identify",
-        channel: "store",
-        identifiers: { loyalty_id: unique("L1"), phone },
-        traits: { first_name: "Mum" },
-      },
-    });
+    await cardholder(phone);
     const email = `${unique("son")}@example.com`;
     const son = await call("/v1/events", {
       key: server,
@@ -97,15 +82,7 @@ describe("recognition when identifiers conflict", () => {
     const lookup = await call("/v1/recognize", { key: server, body: { identifiers } });
     expect(lookup.status, lookup.text).toBe(200);
     expect(lookup.json.profile_id).toBe(son.json.profile_id);
-    const sale = await call("/v1/events", {
-      key: pos,
-      body: {
-        id: unique(),
-        type: "purchase",
-        identifiers,
-        properties: { order_id: "o-2", total: 5, currency: "USD" },
-      },
-    });
+    const sale = await tillSale(identifiers);
     expect(sale.json?.profile_id, sale.text).toBe(son.json.profile_id);
     // Phone alone is still the card holder's.
     const byPhone = await call("/v1/recognize", { key: pos, body: { identifiers: { phone } } });
