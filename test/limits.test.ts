@@ -2,7 +2,7 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ADMIN, call, createKey, event, unique } from "./helpers";
+import { ADMIN, call, createKey, event, identify, unique } from "./helpers";
 
 let server: string;
 beforeAll(async () => {
@@ -527,20 +527,61 @@ describe("the consent history", () => {
       body: { purposes, channel: "web" },
     });
 
-  it("keeps changes, not a banner's state sent again on every page", async () => {
+  it("lets a banner's repeats go first, keeping the choice they repeat and the newest", async () => {
     const id = (await event(server, visit())).json.profile_id as string;
-    for (const status of ["denied", "granted", "denied"]) {
-      const res = await put(id, { marketing_email: status, analytics: "granted" });
-      expect(res.status).toBe(200);
-    }
-    const exported = await call(`/v1/profiles/${id}/export`, { key: ADMIN });
-    const history = exported.json.consent_history as { purpose: string; status: string }[];
-    expect(history.map((c) => `${c.purpose}:${c.status}`)).toEqual([
-      "marketing_email:denied",
-      "analytics:granted",
-      "marketing_email:granted",
-      "marketing_email:denied",
-    ]);
+    // An hour ago the person said yes at the till; the banner sent the same state with every page since.
+    await runInDurableObject(env.PROFILES.getByName(id), (_instance, state) => {
+      const hourAgo = Date.now() - 3_600_000;
+      state.storage.sql.exec(
+        `INSERT INTO consent_history (purpose, status, channel, source, at)
+         VALUES ('marketing_email', 'granted', 'store', 'pos', ?)`,
+        hourAgo,
+      );
+      state.storage.sql.exec(
+        `WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 1500)
+         INSERT INTO consent_history (purpose, status, channel, source, at)
+         SELECT 'marketing_email', 'granted', 'web', 'device', ? + x FROM n`,
+        hourAgo,
+      );
+    });
+    await evictDurableObject(env.PROFILES.getByName(id));
+    const last = await put(id, { marketing_email: "denied" });
+    expect(last.json.consent).toEqual({ marketing_email: "denied" });
+    const history = (await call(`/v1/profiles/${id}/export`, { key: ADMIN })).json
+      .consent_history as { status: string; source: string }[];
+    expect(history).toHaveLength(1_000);
+    // The choice first made, at the till, and the choice made now.
+    expect(history[0]).toMatchObject({ status: "granted", source: "pos" });
+    expect(history.at(-1)).toMatchObject({ status: "denied", source: "server" });
+  });
+
+  const consentAt = (identifiers: Record<string, string>, status: string, hoursAgo: number) =>
+    event(server, {
+      type: "consent",
+      channel: "store",
+      identifiers,
+      timestamp: new Date(Date.now() - hoursAgo * 3_600_000).toISOString(),
+      properties: { purposes: { marketing_email: status } },
+    });
+
+  it("keeps the person's latest choice, repeated, against an older one arriving late", async () => {
+    const email = `${unique()}@example.com`;
+    await consentAt({ email }, "denied", 3);
+    await consentAt({ email }, "denied", 1);
+    // A till that was offline sends the choice made at it 2 h ago.
+    const late = await consentAt({ email }, "granted", 2);
+    expect(late.json.profile.consent.marketing_email).toBe("denied");
+  });
+
+  it("keeps the person's latest choice, repeated, when a merge brings an older one", async () => {
+    const [email, loyalty_id] = [`${unique()}@example.com`, unique("card")];
+    await consentAt({ email }, "denied", 3);
+    await consentAt({ loyalty_id }, "granted", 2);
+    await consentAt({ email }, "denied", 1);
+    const joined = await identify(server, { email, loyalty_id }, "store");
+    expect(joined.json.merged_profile_ids).toHaveLength(1);
+    const full = await call(`/v1/profiles/${joined.json.profile_id}`, { key: ADMIN });
+    expect(full.json.consent.marketing_email).toBe("denied");
   });
 
   it("keeps each purpose's newest MAX_CONSENT_CHANGES, so the export always answers", async () => {

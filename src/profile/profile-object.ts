@@ -807,19 +807,15 @@ export class ProfileObject extends DurableObject<Env> {
     }
   }
 
-  /**
-   * A choice made now. One that repeats the purpose's current status changes nothing and is not
-   * kept: a banner or a back end may send the same state on every page.
-   */
+  /** A choice made now: kept, within each purpose's MAX_CONSENT_CHANGES (see #trimConsent). */
   #addConsent(change: ConsentChange): void {
-    const state = this.#state;
-    const since = state?.consentTimes.get(change.purpose) ?? Number.NEGATIVE_INFINITY;
-    if (state?.consent[change.purpose] === change.status && since <= change.at) return;
     this.#keepConsent(change);
-    this.#trimConsent();
+    const [{ n } = { n: 0 }] = this.#sql<{ n: number }>`
+      SELECT count(*) AS n FROM consent_history WHERE purpose = ${change.purpose}`;
+    if (n > MAX_CONSENT_CHANGES) this.#trimConsent();
   }
 
-  /** Every change is kept (up to MAX_CONSENT_CHANGES a purpose); the most recent is the choice. */
+  /** Every choice is kept (up to MAX_CONSENT_CHANGES a purpose); the most recent is the choice. */
   #keepConsent(change: ConsentChange): void {
     this.#sql`INSERT INTO consent_history (purpose, status, channel, source, at)
       VALUES (${change.purpose}, ${change.status}, ${change.channel}, ${change.source}, ${change.at})`;
@@ -833,13 +829,23 @@ export class ProfileObject extends DurableObject<Env> {
     }
   }
 
-  /** Each purpose's newest MAX_CONSENT_CHANGES stay, so an export always fits in one answer. */
+  /**
+   * Each purpose keeps MAX_CONSENT_CHANGES choices, so an export always fits in one answer (a
+   * banner or a back end may send the same state on every page). Repeats of the choice before
+   * them go first, oldest first, then the oldest changes; the newest choice always stays, as it
+   * is the current one however late an older choice arrives.
+   */
   #trimConsent(): void {
     this.#sql`DELETE FROM consent_history WHERE seq IN (
       SELECT seq FROM (
-        SELECT seq, row_number() OVER (PARTITION BY purpose ORDER BY at DESC, seq DESC) AS n
-        FROM consent_history)
-      WHERE n > ${MAX_CONSENT_CHANGES})`;
+        SELECT seq, row_number() OVER (
+          PARTITION BY purpose ORDER BY status IS before AND NOT newest, at DESC, seq DESC) AS rank
+        FROM (
+          SELECT seq, purpose, status, at,
+            lag(status) OVER (PARTITION BY purpose ORDER BY at, seq) AS before,
+            row_number() OVER (PARTITION BY purpose ORDER BY at DESC, seq DESC) = 1 AS newest
+          FROM consent_history))
+      WHERE rank > ${MAX_CONSENT_CHANGES})`;
   }
 
   #recordConflicts(refused: Refusal[], eventId: string, at: number): void {
