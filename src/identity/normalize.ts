@@ -27,13 +27,25 @@ const JUNK = new Set([
   "-1",
 ]);
 
-const email = z.email();
+// Only zeros (and separators): the all-zero advertising id every opted-out phone reports, a card
+// field filled with zeros. One value for everyone, like "0".
+const ZEROS = /^[0\s-]+$/;
+
+// RFC 5322's dot-atom before the @ (`sales&service`, `jane~doe`), LDH labels after it, the last
+// a TLD in letters or its ASCII form (`xn--p1ai`). ASCII only: checked before lower-casing.
+const ATEXT = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+";
+const LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+const email = z.email({
+  pattern: new RegExp(
+    `^(?=[^@]{1,64}@)${ATEXT}(?:\\.${ATEXT})*@(?:${LABEL}\\.)+(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})$`,
+  ),
+});
 // A number typed to get past a required field: one digit repeated.
 const REPEATED_DIGIT = /^(\d)\1{6,}$/;
 
 function normalizeValue(type: IdentifierType, raw: string, country: CountryCode): Normalized {
   const trimmed = raw.trim();
-  if (JUNK.has(trimmed.toLowerCase())) return { ok: false, reason: "junk" };
+  if (JUNK.has(trimmed.toLowerCase()) || ZEROS.test(trimmed)) return { ok: false, reason: "junk" };
   switch (type) {
     case "email": {
       // Checked before lower-casing: "\u212Aate@…" (a Kelvin sign) lower-cases to "kate@…",

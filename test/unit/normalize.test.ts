@@ -36,6 +36,31 @@ describe("normalizeIdentifier", () => {
     }
   });
 
+  it("drops ids made only of zeros: one value every opted-out phone or empty card field sends", () => {
+    for (const type of ["device_id", "loyalty_id", "user_id", "anonymous_id"] as const) {
+      for (const raw of ["00000000-0000-0000-0000-000000000000", "0000000000", " 00 "]) {
+        expect(value(type, raw), `${type} ${raw}`).toEqual({ ok: false, reason: "junk" });
+      }
+    }
+    expect(value("loyalty_id", "000123")).toEqual({ ok: true, value: "000123" });
+  });
+
+  it("takes every ASCII address RFC 5322 allows, and the ASCII form of an international TLD", () => {
+    for (const raw of [
+      "ivan@xn--80ak6aa92e.xn--p1ai",
+      "sales&service@shop.example",
+      "jane~doe@example.com",
+      "team#1@example.com",
+      "a=b@example.com",
+      "50%off@example.com",
+    ]) {
+      expect(value("email", raw), raw).toEqual({ ok: true, value: raw.toLowerCase() });
+    }
+    for (const raw of ["a..b@example.com", ".a@example.com", "jane@localhost", '"q"@example.com']) {
+      expect(value("email", raw), raw).toMatchObject({ ok: false, reason: "invalid" });
+    }
+  });
+
   it("drops phone numbers of one repeated digit", () => {
     for (const raw of ["(555) 555-5555", "000-000-0000", "+1 111 111 1111", "9999999"]) {
       expect(value("phone", raw)).toEqual({ ok: false, reason: "junk" });
