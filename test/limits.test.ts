@@ -609,6 +609,27 @@ describe("the consent history", () => {
     expect(history.filter((c) => c.purpose === "analytics")).toHaveLength(1);
   });
 
+  it("holds a history stored before the bound to it, before any new choice", async () => {
+    const id = (await event(server, visit())).json.profile_id as string;
+    await runInDurableObject(env.PROFILES.getByName(id), (_instance, state) => {
+      state.storage.sql.exec(
+        `WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 1500)
+         INSERT INTO consent_history (purpose, status, channel, source, at)
+         SELECT 'analytics', 'granted', 'web', 'device', 1700000000000 + x FROM n`,
+      );
+      // As a profile stored it before the bound's migration.
+      state.storage.sql.exec("DELETE FROM schema_migrations");
+      state.storage.sql.exec("INSERT INTO schema_migrations (id, applied_at) VALUES (3, 0)");
+    });
+    await evictDurableObject(env.PROFILES.getByName(id));
+    const exported = await call(`/v1/profiles/${id}/export`, { key: ADMIN });
+    const history = exported.json.consent_history as { at: string }[];
+    expect(history).toHaveLength(1_000);
+    // The choice first made, and the newest repeats of it.
+    expect(history[0]?.at).toBe(new Date(1700000000000 + 1).toISOString());
+    expect(history.at(-1)?.at).toBe(new Date(1700000000000 + 1500).toISOString());
+  });
+
   it("keeps the bound when a merge brings a second history in", async () => {
     const [email, phone] = [
       `${unique()}@example.com`,

@@ -125,6 +125,24 @@ export const profileMigrations: readonly Migration[] = [
     id: 3,
     up: "ALTER TABLE event_ids ADD COLUMN digest TEXT",
   },
+  {
+    // The consent history had no bound: a banner's state sent with every page grew it past what
+    // an export or a merge hand-over can carry. Held to MAX_CONSENT_CHANGES (1,000) a purpose,
+    // as ProfileObject#trimConsent does from now on.
+    id: 4,
+    up: `
+      DELETE FROM consent_history WHERE seq IN (
+        SELECT seq FROM (
+          SELECT seq, row_number() OVER (
+            PARTITION BY purpose ORDER BY status IS before AND NOT newest, at DESC, seq DESC) AS rank
+          FROM (
+            SELECT seq, purpose, status, at,
+              lag(status) OVER (PARTITION BY purpose ORDER BY at, seq) AS before,
+              row_number() OVER (PARTITION BY purpose ORDER BY at DESC, seq DESC) = 1 AS newest
+            FROM consent_history))
+        WHERE rank > 1000)
+    `,
+  },
 ];
 
 /** The schema the migrations above end in, for a new profile: one batch instead of every step. */
