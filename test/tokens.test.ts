@@ -508,6 +508,62 @@ describe("a browser, which is not the person", () => {
     expect(own.json).toMatchObject({ status: "duplicate", dropped_traits: ["pregnant"] });
   });
 
+  it("is the new person's own once they sign in on it after someone else", async () => {
+    const device = (await openDevice()).json.token as string;
+    const ada = unique("ada");
+    const adaLogin = await call("/v1/sessions", {
+      key: await idpToken(ada),
+      body: { device_token: device },
+    });
+    await event(server, {
+      type: "identify",
+      channel: "web",
+      identifiers: { user_id: ada },
+      traits: { first_name: "Ada" },
+    });
+    const adaId = adaLogin.json.profile_id as string;
+    // Her first sign-in there links the browser: it keeps its device.
+    expect(adaLogin.json).not.toHaveProperty("device_token");
+    await call(`/v1/profiles/${adaId}/consent`, {
+      key: server,
+      method: "PUT",
+      body: { purposes: { marketing_email: "denied" }, channel: "web" },
+    });
+    const adaBefore = await call(`/v1/profiles/${adaId}`, { key: ADMIN });
+
+    // Ada signs out (the page drops her session token); Bob signs in on the same browser.
+    const bobLogin = await call("/v1/sessions", {
+      key: await idpToken(unique("bob")),
+      body: { device_token: device },
+    });
+    expect(bobLogin.json.profile_id).not.toBe(adaId);
+    const bobsDevice = bobLogin.json.device_token as string;
+    expect(bobsDevice).toBeTypeOf("string");
+    const asBob = { key: bobsDevice, headers: { origin: ORIGIN } };
+    const visit = await call("/v1/events", {
+      ...asBob,
+      body: { id: unique(), type: "visit" },
+    });
+    expect(visit.json.profile_id).toBe(bobLogin.json.profile_id);
+    expect((await call("/v1/me", asBob)).json.first_name).toBeUndefined();
+    const banner = await call("/v1/me/consent", {
+      ...asBob,
+      method: "PUT",
+      body: { purposes: { marketing_email: "granted" } },
+    });
+    expect(banner.json.profile_id).toBe(bobLogin.json.profile_id);
+    const adaAfter = await call(`/v1/profiles/${adaId}`, { key: ADMIN });
+    expect(adaAfter.json.computed.visit_count).toBe(adaBefore.json.computed.visit_count);
+    expect(adaAfter.json.consent).toEqual({ marketing_email: "denied" });
+    // Ada signing in again on her own device keeps it: no new one.
+    const again = await call("/v1/sessions", {
+      key: await idpToken(ada),
+      body: { device_token: device },
+    });
+    expect(again.json.profile_id).toBe(adaId);
+    expect(again.json).not.toHaveProperty("device_token");
+  });
+
   it("can read the 404 problem of an endpoint that does not exist, from an allowed origin", async () => {
     const device = (await openDevice()).json.token as string;
     const unknown = await call("/v1/me/nonexistent", { key: device, headers: { origin: ORIGIN } });

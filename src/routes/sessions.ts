@@ -25,6 +25,10 @@ const SessionSchema = z
     token: z.string(),
     expires_at: z.string(),
     anonymous_id: z.string().optional(),
+    device_token: z.string().optional().openapi({
+      description:
+        "At a sign-in on a browser another person signed in on before: the browser's new device token, to use from now on",
+    }),
     profile_id: z.string(),
     profile: CustomerViewSchema,
   })
@@ -52,14 +56,14 @@ async function priorDevice(
   env: Env,
   token: string | undefined,
   keyId: string | null,
-): Promise<string | null> {
+): Promise<{ anonymousId: string; keyId: string } | null> {
   if (!token) return null;
   try {
     const claims = await verifyServiceToken(token, env.SESSION_SIGNING_KEY, "device");
     if (claims.kind !== "device") return null;
-    if (keyId !== null) return claims.keyId === keyId ? claims.anonymousId : null;
+    if (keyId !== null) return claims.keyId === keyId ? claims : null;
     const grant = (await keyTable(env)).byId.get(claims.keyId);
-    return grant?.role === "web" ? claims.anonymousId : null;
+    return grant?.role === "web" ? claims : null;
   } catch (error) {
     // Forged, expired or another key's: the contract says start a new device, not fail.
     if (error instanceof Problem && error.status === 401) return null;
@@ -88,24 +92,30 @@ async function record(
   });
 }
 
+const newAnonymousId = () => `anon_${randomToken(16)}`;
+
+/** A browser's device token: its web key and the anonymous id the service chose for it. */
+const issueDeviceToken = (env: Env, keyId: string, anonymousId: string) =>
+  issueServiceToken(
+    env.SESSION_SIGNING_KEY,
+    { kind: "device", keyId, anonymousId },
+    DEVICE_TOKEN_SECONDS,
+  );
+
 export const sessions = router().openapi(route, async (c) => {
   const principal = c.get("principal");
   const deviceToken = c.req.valid("json")?.device_token;
   const pepper = c.env.IDENTITY_PEPPER;
 
   if (principal.role === "web") {
-    const known = await priorDevice(c.env, deviceToken, principal.keyId);
-    const anonymousId = known ?? `anon_${randomToken(16)}`;
+    const known = (await priorDevice(c.env, deviceToken, principal.keyId))?.anonymousId;
+    const anonymousId = known ?? newAnonymousId();
     const anon = await hashIdentifier(pepper, "anonymous_id", anonymousId);
     const existing = known ? await resolverFor(c).recognize([anon], "customer") : null;
     const profile = existing
       ? { profileId: existing.profileId, view: existing.view }
       : await record(c, [anon], "device_session_started", "web");
-    const { token, expiresAt } = await issueServiceToken(
-      c.env.SESSION_SIGNING_KEY,
-      { kind: "device", keyId: principal.keyId, anonymousId },
-      DEVICE_TOKEN_SECONDS,
-    );
+    const { token, expiresAt } = await issueDeviceToken(c.env, principal.keyId, anonymousId);
     const fields = {
       token,
       expires_at: expiresAt,
@@ -121,14 +131,29 @@ export const sessions = router().openapi(route, async (c) => {
     throw new Problem(403, "Sign in with the identity provider's token, not a session token");
   // Signing in links the browser the customer came from: a verified event that merges its history.
   const device = await priorDevice(c.env, deviceToken, null);
-  const identifiers = [await hashIdentifier(pepper, "user_id", principal.userId)];
-  if (device) identifiers.push(await hashIdentifier(pepper, "anonymous_id", device));
-  const linked = await record(c, identifiers, "signed_in", device ? "web" : "app");
+  const user = await hashIdentifier(pepper, "user_id", principal.userId);
+  const anon = device && (await hashIdentifier(pepper, "anonymous_id", device.anonymousId));
+  let linked = await record(c, anon ? [user, anon] : [user], "signed_in", anon ? "web" : "app");
+  let newDevice: { device_token: string; anonymous_id: string } | undefined;
+  if (
+    device &&
+    anon &&
+    (await resolverFor(c).recognize([anon], "customer"))?.profileId !== linked.profileId
+  ) {
+    // Another person signed in on this browser before, and its device stays theirs (an identifier
+    // stays with the profile that held it first): this person gets a device of their own, or
+    // their browsing and banner choices would be recorded on the other's profile.
+    const anonymousId = newAnonymousId();
+    const own = await hashIdentifier(pepper, "anonymous_id", anonymousId);
+    linked = await record(c, [user, own], "device_session_started", "web");
+    const issued = await issueDeviceToken(c.env, device.keyId, anonymousId);
+    newDevice = { device_token: issued.token, anonymous_id: anonymousId };
+  }
   const { token, expiresAt } = await issueServiceToken(
     c.env.SESSION_SIGNING_KEY,
     { kind: "session", userId: principal.userId, profileId: linked.profileId },
     SESSION_TOKEN_SECONDS,
   );
-  const fields = { token, expires_at: expiresAt, profile_id: linked.profileId };
+  const fields = { token, expires_at: expiresAt, ...newDevice, profile_id: linked.profileId };
   return sendJson(c, embed(fields, "profile", linked.view), 200);
 });
