@@ -455,9 +455,18 @@ export const CreateKeySchema = z
     role: z.enum(ROLES),
     name: label(128),
     store_id: label(128).optional(),
-    // http(s) only: any other scheme's origin is "null", which every sandboxed page can send.
+    // http(s) only: any other scheme's origin is "null", which every sandboxed page can send. A
+    // host a browser sends (no `*`): origins are compared whole, so a wildcard would match nothing.
     origins: z
-      .array(z.url({ protocol: /^https?$/, error: "An http or https origin" }).max(512))
+      .array(
+        z
+          .url({
+            protocol: /^https?$/,
+            hostname: /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)$/i,
+            error: "An http or https origin, one host (no wildcards)",
+          })
+          .max(512),
+      )
       .max(50)
       .optional(),
   })

@@ -171,6 +171,24 @@ describe("credentials", () => {
     expect(web.json.origins).toEqual(["https://shop.example"]);
   });
 
+  it("refuses a wildcard origin, which no browser sends and so would match nothing", async () => {
+    const res = await call("/v1/admin/keys", {
+      key: ADMIN,
+      body: {
+        role: "web",
+        name: "site",
+        origins: ["https://ok.example", "https://*.shop.example"],
+      },
+    });
+    expect(res.status).toBe(400);
+    expect(res.json.errors.map((e: { path: string }) => e.path)).toEqual(["origins.1"]);
+    const local = await call("/v1/admin/keys", {
+      key: ADMIN,
+      body: { role: "web", name: "dev", origins: ["http://localhost:5173", "http://[::1]:8080"] },
+    });
+    expect(local.status, local.text).toBe(201);
+  });
+
   it("keeps a web key to sessions: it may not ingest or recognize", async () => {
     const web = await createKey("web", { origins: ["https://shop.example"] });
     expect((await call("/v1/recognize", { key: web, body: recognizeBody })).status).toBe(403);

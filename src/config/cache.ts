@@ -75,10 +75,21 @@ export function keyTable(env: Env): Promise<KeyTable> | KeyTable {
   if (cached && !mustRefresh(now, cached.fetchedAt, refreshStarted)) return cached.table;
   // The request awaits its own read: a promise shared across requests cannot carry I/O in workerd.
   refreshStarted = now;
-  return refresh(env).finally(() => {
+  const reading = refresh(env).finally(() => {
     // A later read may have taken over after this one was given up on: that one still counts.
     if (refreshStarted === now) refreshStarted = null;
   });
+  const usable = cached && now - cached.fetchedAt < MAX_AGE_MS ? cached : null;
+  if (!usable) return reading;
+  // A copy still young enough to use answers when the read fails, or has not answered by the
+  // time the copy expires: the one request that reads is not the one a ConfigObject fault fails.
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  const expiry = new Promise<KeyTable>((resolve) => {
+    timer = setTimeout(() => resolve(usable.table), usable.fetchedAt + MAX_AGE_MS - now);
+  });
+  return Promise.race([reading.catch(() => usable.table), expiry]).finally(() =>
+    clearTimeout(timer),
+  );
 }
 
 /** After a change made in this isolate, read it back at once. */
