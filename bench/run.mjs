@@ -134,10 +134,13 @@ async function main() {
 
   // The smoke run's one assertion besides "it ran": the report is there and reads back.
   if (smoke) JSON.parse(await readFile(written.jsonPath, "utf8"));
-  const failed = PHASES.filter(({ name }) => phases[name].available && !phases[name].valid);
-  if (failed.length) {
-    throw new Error(`too many failed requests in: ${failed.map(({ name }) => name).join(", ")}`);
-  }
+  const failed = [
+    ...PHASES.filter(({ name }) => phases[name].available && !phases[name].valid).map(
+      ({ name }) => name,
+    ),
+    ...scale.recognize.filter((point) => !point.valid).map((p) => `recognize at ${p.events}`),
+  ];
+  if (failed.length) throw new Error(`too many failed requests in: ${failed.join(", ")}`);
 }
 
 main().catch((error) => {
