@@ -55,12 +55,17 @@ const STALL_MS = 30;
 const PHASES = MEASURED.map(({ name }) => name);
 /** Each phase as bench/phases.mjs defines it, by name. */
 const BY_NAME = new Map(MEASURED.map((phase) => [phase.name, phase]));
+/** What a phase's requests are: its workload (two phases may share one) and that workload's params. */
+const sent = (phase, params) => {
+  const { workload } = BY_NAME.get(phase);
+  return { workload, params: params[workload] };
+};
 /** A phase that opens a new object per request: each window starts once earlier ones closed. */
 const opensObjects = (phase) => Boolean(BY_NAME.get(phase).opensObjects);
 
 /** A phase loaded and warmed up, once its requests are seen to make the object call it is for. */
 async function prepare(load, params, phase) {
-  const calls = await load.prepare({ workload: phase, params: params[phase], warmup: WARMUP });
+  const calls = await load.prepare({ ...sent(phase, params), warmup: WARMUP });
   checkReach(BY_NAME.get(phase), calls);
 }
 
@@ -153,8 +158,7 @@ async function profilePhases({ load, params, phases }) {
       await prepare(load, params, phase);
       await inspector.send("Profiler.start");
       const figures = await load.window({
-        workload: phase,
-        params: params[phase],
+        ...sent(phase, params),
         length: { seconds: SECONDS },
         index: 0,
       });
@@ -242,8 +246,7 @@ async function underPerf({ load, params, phase, name, timeline = false }) {
   const args = ["record", "-q", "-g", "-k", "CLOCK_MONOTONIC", "-F", String(PERF_HZ)];
   const recorder = spawn("perf", [...args, "-p", pid, "-o", file], { stdio: "inherit" });
   const figures = await load.window({
-    workload: phase,
-    params: params[phase],
+    ...sent(phase, params),
     length: { seconds: SECONDS },
     index: 0,
     timeline,
@@ -356,8 +359,7 @@ async function compare({ load, params, phases, files }) {
       if (opensObjects(phase)) await files.room(0.3);
       // Each window its own round: an ingest or a signup sent again would be a duplicate.
       const figures = await load.window({
-        workload: phase,
-        params: params[phase],
+        ...sent(phase, params),
         length: { seconds: ROUND_SECONDS },
         index: round,
       });

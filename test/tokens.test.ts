@@ -564,6 +564,30 @@ describe("a browser, which is not the person", () => {
     expect(again.json).not.toHaveProperty("device_token");
   });
 
+  it("stays the person's own at a sign-in that cannot merge it for a limit: no new device", async () => {
+    // A loyal customer whose browsers' ids expire weekly: their profile holds the most
+    // anonymous ids a profile takes (wrangler.toml: 50).
+    const userId = unique("loyal");
+    for (let i = 0; i < 50; i++) {
+      await identify(server, { user_id: userId, anonymous_id: unique("anon") }, "web");
+    }
+    const opened = await openDevice();
+    const device = opened.json.token as string;
+    const login = await call("/v1/sessions", {
+      key: await idpToken(userId),
+      body: { device_token: device },
+    });
+    expect(login.status, login.text).toBe(200);
+    expect(login.json).not.toHaveProperty("device_token");
+    // The browser's visits stay together, on the browser's profile: the person's is full.
+    const after = await call("/v1/events", {
+      key: device,
+      headers: { origin: ORIGIN },
+      body: { id: unique(), type: "visit" },
+    });
+    expect(after.json.profile_id).toBe(opened.json.profile_id);
+  });
+
   it("can read the 404 problem of an endpoint that does not exist, from an allowed origin", async () => {
     const device = (await openDevice()).json.token as string;
     const unknown = await call("/v1/me/nonexistent", { key: device, headers: { origin: ORIGIN } });
