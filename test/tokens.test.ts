@@ -564,6 +564,26 @@ describe("a browser, which is not the person", () => {
     expect(again.json).not.toHaveProperty("device_token");
   });
 
+  it("is the new person's own after a sign-in on a browser linked to a stranger's loyalty card", async () => {
+    const opened = await openDevice();
+    const device = opened.json.token as string;
+    // The brand's back end linked this browser to a card, with no account behind it.
+    await identify(server, { anonymous_id: opened.json.anonymous_id, loyalty_id: unique("card") });
+    const bob = unique("bob");
+    await identify(server, { user_id: bob, loyalty_id: unique("card") });
+    const login = await call("/v1/sessions", {
+      key: await idpToken(bob),
+      body: { device_token: device },
+    });
+    expect(login.json.profile_id).not.toBe(opened.json.profile_id);
+    const visit = await call("/v1/events", {
+      key: login.json.device_token,
+      headers: { origin: ORIGIN },
+      body: { id: unique(), type: "visit" },
+    });
+    expect(visit.json.profile_id).toBe(login.json.profile_id);
+  });
+
   it("stays the person's own at a sign-in that cannot merge it for a limit: no new device", async () => {
     // A loyal customer whose browsers' ids expire weekly: their profile holds the most
     // anonymous ids a profile takes (wrangler.toml: 50).
