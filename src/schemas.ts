@@ -92,6 +92,8 @@ const base = {
       "Required for admin and server keys; pos keys default to store, kiosk keys to kiosk",
   }),
   store_id: label(128).optional(),
+  // Any event may carry a name (API.md's event shape); a track event must.
+  name: label(128).optional(),
   timestamp: timestamp.optional().openapi({ description: "ISO-8601; default now" }),
   identifiers: IdentifiersSchema.default({}),
   traits: TraitsSchema.optional(),
@@ -103,7 +105,8 @@ const looseProperties = openMap.superRefine(openJson);
 
 // Open like the purchase around it: a till's richer line items (size, colour) are kept, not dropped.
 export const PurchaseItemSchema = z.looseObject({
-  sku: z.string().min(1).max(128),
+  // A line may have none (gift wrap, a service fee): API.md requires no item field.
+  sku: z.string().min(1).max(128).optional(),
   name: z.string().max(512).optional(),
   category: z.string().max(256).optional(),
   price: z.number().nonnegative().max(MAX_AMOUNT).optional(),
@@ -114,7 +117,11 @@ export const PurchasePropertiesSchema = z
   .looseObject({
     order_id: z.string().min(1).max(128),
     total: z.number().nonnegative().max(MAX_AMOUNT),
-    currency: z.string().regex(/^[A-Z]{3}$/, "An ISO 4217 code such as USD"),
+    // A payment provider may send `usd`: ISO 4217 codes are kept in upper case.
+    currency: z
+      .string()
+      .regex(/^[A-Za-z]{3}$/, "An ISO 4217 code such as USD")
+      .toUpperCase(),
     items: z.array(PurchaseItemSchema).max(500).default([]),
   })
   .superRefine(openJson);

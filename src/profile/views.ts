@@ -74,10 +74,15 @@ function named(state: ProfileState) {
   return first === undefined ? {} : { first_name: first };
 }
 
-const loyalty = (state: ProfileState) => ({
-  tier: text(state.traits.loyalty_tier) ?? null,
-  points: number(state.traits.loyalty_points),
-});
+// Tiers may be numbered (1, 2, 3) and points sent as text ("1200"): shown either way.
+const loyalty = (state: ProfileState) => {
+  const { loyalty_tier: tier, loyalty_points: points } = state.traits;
+  return {
+    tier: typeof tier === "number" ? String(tier) : (text(tier) ?? null),
+    points:
+      typeof points === "string" && /^\d+(\.\d+)?$/.test(points) ? Number(points) : number(points),
+  };
+};
 
 /** Staff see what happened where, not what was said: no traits or properties. */
 function withoutContent({ traits: _t, properties: _p, ...event }: TimelineEvent) {
