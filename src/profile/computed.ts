@@ -181,11 +181,11 @@ export function foldOf(event: TimelineEvent): Fold {
       event.type === "purchase" && typeof properties.currency === "string"
         ? properties.currency
         : undefined,
-    categories: items.flatMap((item) =>
-      typeof item.category === "string"
-        ? [{ category: item.category, quantity: asNumber(item.quantity) ?? 1 }]
-        : [],
-    ),
+    // A till's blank category field is no category: never a person's favourite.
+    categories: items.flatMap((item) => {
+      const category = typeof item.category === "string" ? item.category.trim() : "";
+      return category ? [{ category, quantity: asNumber(item.quantity) ?? 1 }] : [];
+    }),
     nps: event.type === "survey" ? asNumber(properties.nps) : undefined,
   };
 }

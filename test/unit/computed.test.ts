@@ -4,6 +4,7 @@ import {
   emptyAggregate,
   type Fold,
   foldEvent,
+  foldOf,
   restoreAggregate,
   toComputed,
 } from "../../src/profile/computed";
@@ -64,6 +65,25 @@ describe("computed traits", () => {
       const merged = combine(foldAll(events.slice(0, cut)), foldAll(events.slice(cut)));
       expect(toComputed(merged, "USD")).toEqual(toComputed(foldAll(events), "USD"));
     }
+  });
+
+  it("takes a blank category for none, and a category's stray spaces for nothing", () => {
+    const purchase = (items: { category: string; quantity?: number }[]) =>
+      foldOf({
+        event_id: "o",
+        type: "purchase",
+        channel: "store",
+        timestamp: new Date(t(4)).toISOString(),
+        properties: { order_id: "o", total: 9, currency: "USD", items },
+      });
+    const agg = foldAll([
+      purchase([{ category: "shoes", quantity: 2 }]),
+      purchase([{ category: "" }, { category: "" }, { category: " " }, { category: "shoes " }]),
+    ]);
+    expect(toComputed(agg, "USD").favorite_category).toBe("shoes");
+    expect(
+      toComputed(foldAll([purchase([{ category: "  " }])]), "USD").favorite_category,
+    ).toBeNull();
   });
 
   it("is empty and null-valued for a profile with no events", () => {
