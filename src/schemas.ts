@@ -106,7 +106,7 @@ const looseProperties = openMap.superRefine(openJson);
 // Open like the purchase around it: a till's richer line items (size, colour) are kept, not dropped.
 export const PurchaseItemSchema = z.looseObject({
   // A line may have none (gift wrap, a service fee): API.md requires no item field.
-  sku: z.string().min(1).max(128).optional(),
+  sku: z.string().max(128).optional(),
   name: z.string().max(512).optional(),
   category: z.string().max(256).optional(),
   price: z.number().nonnegative().max(MAX_AMOUNT).optional(),

@@ -76,7 +76,10 @@ export function parseSettings(env: Partial<Record<string, unknown>>): Settings {
       .filter((entry) => entry.trim())
       .map(blocklistPattern),
     maxMergesPerProfile: integer(text("MAX_MERGES_PER_PROFILE"), 100),
-    currency: /^[A-Z]{3}$/.test(text("CURRENCY") ?? "") ? (text("CURRENCY") as string) : "USD",
+    // As an event's currency: three letters in either case, kept upper-case.
+    currency: /^[A-Za-z]{3}$/.test(text("CURRENCY") ?? "")
+      ? (text("CURRENCY") as string).toUpperCase()
+      : "USD",
     consentPurposes: (
       text("CONSENT_PURPOSES") ?? "marketing_email,marketing_sms,personalization,analytics"
     )

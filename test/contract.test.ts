@@ -68,6 +68,7 @@ describe("API.md's purchase items", () => {
         items: [
           { sku: "shoe-1", category: "shoes", price: 20 },
           { name: "Gift wrap", price: 3 },
+          { sku: "", name: "Bag", category: "", price: 0 },
         ],
       },
     });

@@ -197,11 +197,23 @@ export function foldOf(event: TimelineEvent): Fold {
 export function restoreAggregate(stored: unknown, currency: string): Aggregate {
   if (stored === null || typeof stored !== "object") return emptyAggregate();
   const agg = stored as Aggregate | (Omit<Aggregate, "revenue" | "orders"> & { revenue: number });
-  if (typeof agg.revenue !== "number") return agg as Aggregate;
+  const categories = counted(agg.categories);
+  if (typeof agg.revenue !== "number") return { ...(agg as Aggregate), categories };
   const orders = total(agg.purchases);
   return {
     ...agg,
+    categories,
     revenue: orders ? { [currency]: agg.revenue } : {},
     orders: orders ? { [currency]: orders } : {},
   };
+}
+
+/** Categories as they count now (see foldOf): trimmed, a blank one none, for those stored before. */
+function counted(categories: Record<string, number>): Record<string, number> {
+  const result: Record<string, number> = {};
+  for (const [key, n] of Object.entries(categories)) {
+    const category = key.trim();
+    if (category) result[category] = (result[category] ?? 0) + n;
+  }
+  return result;
 }

@@ -80,7 +80,9 @@ const loyalty = (state: ProfileState) => {
   return {
     tier: typeof tier === "number" ? String(tier) : (text(tier) ?? null),
     points:
-      typeof points === "string" && /^\d+(\.\d+)?$/.test(points) ? Number(points) : number(points),
+      typeof points === "string" && /^-?\d+(\.\d+)?$/.test(points)
+        ? Number(points)
+        : number(points),
   };
 };
 

@@ -86,6 +86,13 @@ describe("computed traits", () => {
     ).toBeNull();
   });
 
+  it("reads categories stored before blanks were dropped as they count now", () => {
+    const stored = { ...foldAll(events), categories: { "": 5, shoes: 1, "shoes ": 1, bags: 1 } };
+    const restored = restoreAggregate(JSON.parse(JSON.stringify(stored)), "USD");
+    expect(restored.categories).toEqual({ shoes: 2, bags: 1 });
+    expect(toComputed(restored, "USD").favorite_category).toBe("shoes");
+  });
+
   it("is empty and null-valued for a profile with no events", () => {
     expect(toComputed(emptyAggregate(), "USD")).toMatchObject({
       visit_count: 0,

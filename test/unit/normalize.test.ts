@@ -113,6 +113,11 @@ describe("normalizeIdentifier", () => {
 });
 
 describe("identifier settings", () => {
+  it("reads the brand's CURRENCY in either case, as an event's currency", () => {
+    expect(parseSettings({ CURRENCY: "eur" }).currency).toBe("EUR");
+    expect(parseSettings({ CURRENCY: "euro" }).currency).toBe("USD");
+  });
+
   it("keeps the valid IDENTIFIER_LIMITS entries when one is odd, and ignores unknown types", () => {
     const { identifierLimits } = parseSettings({
       IDENTIFIER_LIMITS: '{"email":1,"phone":0,"toString":3,"device_id":2.5}',

@@ -36,6 +36,14 @@ const state: ProfileState = {
 };
 
 describe("views", () => {
+  it("shows a numbered tier as text and points sent as text as the number they are", () => {
+    const kiosk = (loyalty_tier: string | number, loyalty_points: string | number) =>
+      buildView("kiosk", { ...state, traits: { loyalty_tier, loyalty_points } }).loyalty;
+    expect(kiosk(3, "1200")).toEqual({ tier: "3", points: 1200 });
+    expect(kiosk("gold", "-50")).toEqual({ tier: "gold", points: -50 });
+    expect(kiosk("gold", "lots")).toEqual({ tier: "gold", points: null });
+  });
+
   it("masks contacts for staff", () => {
     expect(maskEmail("jane.doe@example.com")).toBe("j***@example.com");
     expect(maskPhone("+14155550132")).toBe("•••• 0132");
