@@ -109,8 +109,9 @@ export const PurchaseItemSchema = z.looseObject({
   sku: z.string().max(128).optional(),
   name: z.string().max(512).optional(),
   category: z.string().max(256).optional(),
-  price: z.number().nonnegative().max(MAX_AMOUNT).optional(),
-  quantity: z.number().int().positive().max(100_000).default(1),
+  // A discount line is negative; goods sold by weight come in fractions.
+  price: z.number().min(-MAX_AMOUNT).max(MAX_AMOUNT).optional(),
+  quantity: z.number().positive().max(100_000).default(1),
 });
 
 export const PurchasePropertiesSchema = z

@@ -76,6 +76,29 @@ describe("API.md's purchase items", () => {
   });
 });
 
+describe("a till's receipt as it really is", () => {
+  it("records a discount line and goods sold by weight, and counts the sale", async () => {
+    const res = await event(pos, {
+      type: "purchase",
+      identifiers: { email: `${unique("deli")}@example.com` },
+      properties: {
+        order_id: "o-3",
+        total: 52.5,
+        currency: "USD",
+        items: [
+          { sku: "shoe-1", price: 50 },
+          { sku: "cheese", category: "deli", price: 15, quantity: 0.5 },
+          { name: "Coupon SPRING5", price: -5 },
+        ],
+      },
+    });
+    expect(res.status, res.text).toBe(200);
+    expect(res.json.profile.stats).toBeDefined();
+    const full = await call(`/v1/profiles/${res.json.profile_id}`, { key: server });
+    expect(full.json.computed).toMatchObject({ purchase_count: 1, lifetime_value: 52.5 });
+  });
+});
+
 describe("API.md's loyalty in the views", () => {
   // API.md: kiosk `loyalty` is `{ tier, points }` "from the traits loyalty_tier, loyalty_points";
   // traits may be numbers, and a programme numbering its tiers (1, 2, 3) sets a number.

@@ -798,6 +798,24 @@ describe("consent, export and erasure", () => {
 });
 
 describe("next messages and message actions, before any campaign exists", () => {
+  it("checks an action's channel before looking the person up, as a consent choice's", async () => {
+    const unknown = `/v1/profiles/pr_${"ab".repeat(16)}/messages/msg_1`;
+    const kiosk = await createKey("kiosk", { store_id: "s-msg" });
+    const pos = await createKey("pos", { store_id: "s-msg" });
+    const asKiosk = await call(unknown, {
+      key: kiosk,
+      body: { action: "shown", channel: "store" },
+    });
+    expect(asKiosk.status, asKiosk.text).toBe(403);
+    const asTill = await call(unknown, { key: pos, body: { action: "redeemed", channel: "web" } });
+    expect(asTill.status, asTill.text).toBe(403);
+    const noChannel = await call(unknown, { key: server, body: { action: "shown" } });
+    expect(noChannel.status, noChannel.text).toBe(400);
+    expect(noChannel.json.errors[0].path).toBe("channel");
+    const known = await call(unknown, { key: pos, body: { action: "redeemed", channel: "store" } });
+    expect(known.status).toBe(404);
+  });
+
   it("answers 204 for the next message, and 404 for an action on a message never offered", async () => {
     const device = (await openDevice()).json.token as string;
     const asDevice = { key: device, headers: { origin: ORIGIN } };

@@ -52,10 +52,7 @@ export const me = router()
     await ownProfile(c);
     return c.body(null, 204);
   })
-  .openapi(own.messageAction, async (c) => {
-    await ownProfile(c);
-    return messageAction(c, c.req.valid("json"));
-  })
+  .openapi(own.messageAction, (c) => messageAction(c, c.req.valid("json"), () => ownProfile(c)))
   .openapi(own.export, async (c) =>
     c.json(ownExport(await exportProfile(c, (await ownProfile(c)).profileId)), 200),
   )

@@ -120,11 +120,17 @@ export async function setConsent(
 }
 
 /**
- * A message action, once the person is found. No campaign exists yet, so no message was ever
- * offered and every message id is unknown: a 404, after the same checks a real action passes.
+ * A message action. No campaign exists yet, so no message was ever offered and every message id
+ * is unknown: a 404, after the checks a real action passes in its order (the channel, as for a
+ * consent choice, then the person).
  */
-export function messageAction(c: Context<AppEnv>, body: { channel?: Channel | undefined }): never {
+export async function messageAction(
+  c: Context<AppEnv>,
+  body: { channel?: Channel | undefined },
+  person: () => Promise<unknown>,
+): Promise<never> {
   channelFor(c.get("principal"), body.channel);
+  await person();
   throw new Problem(404, "No message with that id was offered to this person");
 }
 

@@ -105,10 +105,9 @@ export const profiles = router()
     await existing(c, c.req.valid("param").profile_id);
     return c.body(null, 204);
   })
-  .openapi(person.messageAction, async (c) => {
-    await existing(c, c.req.valid("param").profile_id);
-    return messageAction(c, c.req.valid("json"));
-  })
+  .openapi(person.messageAction, (c) =>
+    messageAction(c, c.req.valid("json"), () => existing(c, c.req.valid("param").profile_id)),
+  )
   .openapi(person.export, async (c) =>
     c.json(await exportProfile(c, profileId(c.req.valid("param").profile_id)), 200),
   )
