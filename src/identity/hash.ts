@@ -1,4 +1,5 @@
 // Peppered identifier hashes: `type:HMAC(pepper, value)` keys the identifier index; no raw value ever does.
+import { Problem } from "../errors";
 import { IsolateCache, PERSONAL_MAX_AGE_MS } from "../isolate-cache";
 import type { Identifier, IdentifierType } from "./types";
 
@@ -14,6 +15,8 @@ interface Hasher {
 const hashers = new Map<string, Hasher>();
 
 function hasher(pepper: string): Hasher {
+  // Our own configuration is broken, not the request: said so, rather than "retry".
+  if (!pepper) throw new Problem(500, "Identifiers cannot be hashed: IDENTITY_PEPPER is not set");
   let found = hashers.get(pepper);
   if (!found) {
     const key = crypto.subtle.importKey(

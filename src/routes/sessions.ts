@@ -133,12 +133,13 @@ export const sessions = router().openapi(route, async (c) => {
   if (principal.role === "web") {
     const known = (await priorDevice(c.env, deviceToken, principal.keyId))?.anonymousId;
     const anonymousId = known ?? newAnonymousId();
+    // Signed first: a broken signing key leaves no profile behind for a device nobody can use.
+    const { token, expiresAt } = await issueDeviceToken(c.env, principal.keyId, anonymousId);
     const anon = await hashIdentifier(pepper, "anonymous_id", anonymousId);
     const existing = known ? await resolverFor(c).recognize([anon], "customer") : null;
     const profile = existing
       ? { profileId: existing.profileId, view: existing.view }
       : await record(c, [anon], "device_session_started", "web");
-    const { token, expiresAt } = await issueDeviceToken(c.env, principal.keyId, anonymousId);
     const fields = {
       token,
       expires_at: expiresAt,
