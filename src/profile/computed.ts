@@ -213,7 +213,7 @@ function counted(categories: Record<string, number>): Record<string, number> {
   const result: Record<string, number> = {};
   for (const [key, n] of Object.entries(categories)) {
     const category = key.trim();
-    if (category) result[category] = (result[category] ?? 0) + n;
+    if (category) add(result, category, n);
   }
   return result;
 }

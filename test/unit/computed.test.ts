@@ -91,6 +91,16 @@ describe("computed traits", () => {
     const restored = restoreAggregate(JSON.parse(JSON.stringify(stored)), "USD");
     expect(restored.categories).toEqual({ shoes: 2, bags: 1 });
     expect(toComputed(restored, "USD").favorite_category).toBe("shoes");
+    // Read back from storage, a category is any text, Object.prototype's names included.
+    const named = restoreAggregate(
+      JSON.parse('{"categories":{"__proto__":1,"constructor":1,"shoes":5}}'),
+      "USD",
+    );
+    expect(Object.entries(named.categories)).toEqual([
+      ["__proto__", 1],
+      ["constructor", 1],
+      ["shoes", 5],
+    ]);
   });
 
   it("is empty and null-valued for a profile with no events", () => {
