@@ -35,7 +35,13 @@ import type {
   Snapshot,
   TimelinePage,
 } from "./protocol";
-import { PERSONAL_TABLES, profileMigrations, profileSchema } from "./schema";
+import {
+  MAX_CONSENT_CHANGES,
+  PERSONAL_TABLES,
+  profileMigrations,
+  profileSchema,
+  trimConsentHistory,
+} from "./schema";
 import {
   fullView,
   type HeldIdentifier,
@@ -54,8 +60,6 @@ interface Loaded extends ProfileState {
 
 const RECENT = 5;
 const MAX_CONFLICTS = 100;
-/** Changes of one consent purpose kept in its history: its newest. */
-export const MAX_CONSENT_CHANGES = 1_000;
 const HANDOVER_RETRY_MS = 1_000;
 /** Events read at a time when the window's size, not its count, is over. */
 const PRUNE_BATCH = 16;
@@ -402,7 +406,7 @@ export class ProfileObject extends DurableObject<Env> {
       for (const eventId of snapshot.prunedEventIds) this.#rememberPrunedId(eventId);
       for (const trait of snapshot.traits) this.#setTrait(trait.key, trait.value, trait.updatedAt);
       for (const change of snapshot.consentHistory) this.#keepConsent(change);
-      this.#trimConsent();
+      this.ctx.storage.sql.exec(trimConsentHistory);
       const record: MergeRecord = {
         profile_id: snapshot.profileId,
         via: info.via,
@@ -807,12 +811,12 @@ export class ProfileObject extends DurableObject<Env> {
     }
   }
 
-  /** A choice made now: kept, within each purpose's MAX_CONSENT_CHANGES (see #trimConsent). */
+  /** A choice made now: kept, within each purpose's MAX_CONSENT_CHANGES (see trimConsentHistory). */
   #addConsent(change: ConsentChange): void {
     this.#keepConsent(change);
     const [{ n } = { n: 0 }] = this.#sql<{ n: number }>`
       SELECT count(*) AS n FROM consent_history WHERE purpose = ${change.purpose}`;
-    if (n > MAX_CONSENT_CHANGES) this.#trimConsent();
+    if (n > MAX_CONSENT_CHANGES) this.ctx.storage.sql.exec(trimConsentHistory);
   }
 
   /** Every choice is kept (up to MAX_CONSENT_CHANGES a purpose); the most recent is the choice. */
@@ -827,25 +831,6 @@ export class ProfileObject extends DurableObject<Env> {
       state.consent[change.purpose] = change.status;
       state.consentTimes.set(change.purpose, change.at);
     }
-  }
-
-  /**
-   * Each purpose keeps MAX_CONSENT_CHANGES choices, so an export always fits in one answer (a
-   * banner or a back end may send the same state on every page). Repeats of the choice before
-   * them go first, oldest first, then the oldest changes; the newest choice always stays, as it
-   * is the current one however late an older choice arrives.
-   */
-  #trimConsent(): void {
-    this.#sql`DELETE FROM consent_history WHERE seq IN (
-      SELECT seq FROM (
-        SELECT seq, row_number() OVER (
-          PARTITION BY purpose ORDER BY status IS before AND NOT newest, at DESC, seq DESC) AS rank
-        FROM (
-          SELECT seq, purpose, status, at,
-            lag(status) OVER (PARTITION BY purpose ORDER BY at, seq) AS before,
-            row_number() OVER (PARTITION BY purpose ORDER BY at DESC, seq DESC) = 1 AS newest
-          FROM consent_history))
-      WHERE rank > ${MAX_CONSENT_CHANGES})`;
   }
 
   #recordConflicts(refused: Refusal[], eventId: string, at: number): void {

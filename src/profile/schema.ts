@@ -54,6 +54,28 @@ const conflicts = `
     event_id TEXT NOT NULL, at INTEGER NOT NULL
   )`;
 
+/** Choices of one consent purpose a profile keeps. */
+export const MAX_CONSENT_CHANGES = 1_000;
+
+/**
+ * Holds each purpose to its newest MAX_CONSENT_CHANGES choices, so an export always fits in one
+ * answer (a banner or a back end may send the same state on every page). Repeats of the choice
+ * before them go first, oldest first, then the oldest changes; the newest choice always stays, as
+ * it is the current one however late an older choice arrives. A data step, not a table's shape:
+ * migration 4 runs it on profiles stored before the bound, the object after each change.
+ */
+export const trimConsentHistory = `
+  DELETE FROM consent_history WHERE seq IN (
+    SELECT seq FROM (
+      SELECT seq, row_number() OVER (
+        PARTITION BY purpose ORDER BY status IS before AND NOT newest, at DESC, seq DESC) AS rank
+      FROM (
+        SELECT seq, purpose, status, at,
+          lag(status) OVER (PARTITION BY purpose ORDER BY at, seq) AS before,
+          row_number() OVER (PARTITION BY purpose ORDER BY at DESC, seq DESC) = 1 AS newest
+        FROM consent_history))
+    WHERE rank > ${MAX_CONSENT_CHANGES})`;
+
 // Migrations are frozen text: what an old database ran, word for word. The schema a new profile
 // gets is `profileSchema` below, built from the table definitions above; migration.test.ts holds a
 // migrated profile to the same tables.
@@ -127,21 +149,9 @@ export const profileMigrations: readonly Migration[] = [
   },
   {
     // The consent history had no bound: a banner's state sent with every page grew it past what
-    // an export or a merge hand-over can carry. Held to MAX_CONSENT_CHANGES (1,000) a purpose,
-    // as ProfileObject#trimConsent does from now on.
+    // an export or a merge hand-over can carry. Held to the bound every profile keeps since.
     id: 4,
-    up: `
-      DELETE FROM consent_history WHERE seq IN (
-        SELECT seq FROM (
-          SELECT seq, row_number() OVER (
-            PARTITION BY purpose ORDER BY status IS before AND NOT newest, at DESC, seq DESC) AS rank
-          FROM (
-            SELECT seq, purpose, status, at,
-              lag(status) OVER (PARTITION BY purpose ORDER BY at, seq) AS before,
-              row_number() OVER (PARTITION BY purpose ORDER BY at DESC, seq DESC) = 1 AS newest
-            FROM consent_history))
-        WHERE rank > 1000)
-    `,
+    up: trimConsentHistory,
   },
 ];
 
