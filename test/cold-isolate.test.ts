@@ -5,7 +5,7 @@ import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { hashIdentifier } from "../src/identity/hash";
 import { forgetOwners } from "../src/identity/resolver";
 import { shardOf } from "../src/identity/shards";
-import { ADMIN, call, createKey, event, identify, unique } from "./helpers";
+import { ADMIN, call, createKey, event, identify, newPhone, unique } from "./helpers";
 
 let server: string;
 beforeAll(async () => {
@@ -13,8 +13,6 @@ beforeAll(async () => {
 });
 // Every event of these tests starts cold, as in a fresh isolate.
 beforeEach(() => forgetOwners());
-
-const phoneNumber = () => `+1646555${String(1000 + Math.floor(Math.random() * 8999))}`;
 
 async function indexOwner(type: "email" | "phone", value: string): Promise<string | null> {
   const { hash } = await hashIdentifier(env.IDENTITY_PEPPER, type, value);
@@ -24,7 +22,7 @@ async function indexOwner(type: "email" | "phone", value: string): Promise<strin
 describe("an isolate that knows nobody", () => {
   it("creates a new person, every identifier pointing at the profile in the index", async () => {
     const email = `${unique()}@example.com`;
-    const phone = phoneNumber();
+    const phone = newPhone("646");
     const created = await event(server, {
       type: "identify",
       channel: "web",
@@ -40,7 +38,7 @@ describe("an isolate that knows nobody", () => {
   });
 
   it("gives a known person's new identifier to that person, not to a new profile", async () => {
-    const phone = phoneNumber();
+    const phone = newPhone("646");
     const first = await event(server, { type: "visit", channel: "store", identifiers: { phone } });
     const profileId = first.json.profile_id;
     forgetOwners();

@@ -8,13 +8,13 @@ import { hashIdentifier } from "../src/identity/hash";
 import { newProfileId } from "../src/identity/resolver";
 import { shardOf } from "../src/identity/shards";
 import type { ProfileObject } from "../src/profile/profile-object";
-import type { MergeInfo, Snapshot } from "../src/profile/protocol";
+import type { Snapshot } from "../src/profile/protocol";
 import { profileStub } from "../src/profile/protocol";
 import { PERSONAL_TABLES } from "../src/profile/schema";
-import { ADMIN, call, createKey, event, twoPeople, unique } from "./helpers";
+import { ADMIN, beginMerge, call, createKey, event, mergeInfo, twoPeople, unique } from "./helpers";
 
 const pepper = (env as unknown as Record<string, string>).IDENTITY_PEPPER as string;
-const info: MergeInfo = { via: ["email"], eventId: "join", channel: "web" };
+
 let server: string;
 beforeAll(async () => {
   server = await createKey("server");
@@ -34,14 +34,6 @@ async function ownerOf(email: string) {
 const recognize = (identifiers: Record<string, string>) =>
   call("/v1/recognize", { key: ADMIN, body: { identifiers } });
 
-/** Steps zero and one of a merge, as the resolver runs them. */
-async function beginMerge(survivor: string, loser: string): Promise<Snapshot> {
-  expect((await profileStub(env, survivor).reserveMerge(survivor, loser, {})).status).toBe("ok");
-  const begun = await profileStub(env, loser).beginMerge(loser, survivor, info, {});
-  if (begun.status !== "ok") throw new Error(`beginMerge answered ${begun.status}`);
-  return begun.value;
-}
-
 /** A visit naming the loser's email is recorded on the loser, with its history. */
 async function expectVisitLandsOn(loser: string, loserEmail: string) {
   const back = await event(server, {
@@ -58,7 +50,7 @@ async function eraseBeforeImport(survivor: string, snapshot: Snapshot) {
   expect((await call(`/v1/profiles/${survivor}`, { key: ADMIN, method: "DELETE" })).status).toBe(
     204,
   );
-  expect((await profileStub(env, survivor).importMerge(survivor, snapshot, info)).status).toBe(
+  expect((await profileStub(env, survivor).importMerge(survivor, snapshot, mergeInfo)).status).toBe(
     "missing",
   );
 }
@@ -80,9 +72,9 @@ describe("erasure between the steps of a merge", () => {
   it("erases a loser whose survivor took it, even when that erasure stopped before the loser", async () => {
     const { survivor, loser, loserEmail } = await twoPeople(server);
     const snapshot = await beginMerge(survivor, loser);
-    expect((await profileStub(env, survivor).importMerge(survivor, snapshot, info)).status).toBe(
-      "ok",
-    );
+    expect(
+      (await profileStub(env, survivor).importMerge(survivor, snapshot, mergeInfo)).status,
+    ).toBe("ok");
     // The survivor's own erasure, without the unlinking that follows it (a request cut short).
     expect((await profileStub(env, survivor).erase()).status).toBe("ok");
     await runDurableObjectAlarm(env.PROFILES.getByName(loser));
@@ -123,7 +115,7 @@ describe("an erasure meeting a merge's first step on the same profile", () => {
       const stub = profileStub(env, loser);
       const [erased, begun] = await Promise.all([
         stub.erase(),
-        stub.beginMerge(loser, survivor, info, {}),
+        stub.beginMerge(loser, survivor, mergeInfo, {}),
       ]);
       if (begun.status === "ok") {
         // The merge went first: it hands over the whole person, and the erasure follows it.
@@ -146,7 +138,7 @@ describe("an erasure under way", () => {
         const deleteAll = state.storage.deleteAll.bind(state.storage);
         let during: ReturnType<ProfileObject["beginMerge"]> | undefined;
         state.storage.deleteAll = (options) => {
-          during = instance.beginMerge(loser, survivor, info, {});
+          during = instance.beginMerge(loser, survivor, mergeInfo, {});
           return deleteAll(options);
         };
         try {
@@ -181,7 +173,7 @@ describe("a loser that is itself again", () => {
     await beginMerge(survivor, loser);
     // The survivor merged on, whole, into a profile whose erasure was then cut short.
     const onward = await beginMerge(far, survivor);
-    expect((await profileStub(env, far).importMerge(far, onward, info)).status).toBe("ok");
+    expect((await profileStub(env, far).importMerge(far, onward, mergeInfo)).status).toBe("ok");
     await profileStub(env, survivor).completeMerge();
     expect((await profileStub(env, far).erase()).status).toBe("ok");
     await expectVisitLandsOn(loser, loserEmail);
@@ -193,12 +185,12 @@ describe("a loser that is itself again", () => {
     // The survivor planned for the loser has merged into another profile since.
     const moved = await beginMerge(later.survivor, later.loser);
     expect(
-      (await profileStub(env, later.survivor).importMerge(later.survivor, moved, info)).status,
+      (await profileStub(env, later.survivor).importMerge(later.survivor, moved, mergeInfo)).status,
     ).toBe("ok");
     await profileStub(env, later.loser).completeMerge();
-    expect((await profileStub(env, loser).beginMerge(loser, later.loser, info, {})).status).toBe(
-      "ok",
-    );
+    expect(
+      (await profileStub(env, loser).beginMerge(loser, later.loser, mergeInfo, {})).status,
+    ).toBe("ok");
     // A timeline finishes the hand-over (it meets the forward) while the resolver calls it off.
     await Promise.all([
       profileStub(env, loser).timeline(10, null),
@@ -214,7 +206,8 @@ describe("a loser that is itself again", () => {
     // The loser went into the survivor, whose request stopped before the loser's last step.
     const snapshot = await beginMerge(first.survivor, first.loser);
     expect(
-      (await profileStub(env, first.survivor).importMerge(first.survivor, snapshot, info)).status,
+      (await profileStub(env, first.survivor).importMerge(first.survivor, snapshot, mergeInfo))
+        .status,
     ).toBe("ok");
     // The survivor began merging into another profile, which was erased before taking it.
     await beginMerge(other.survivor, first.survivor);

@@ -4,11 +4,9 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { MergeInfo } from "../src/profile/protocol";
-import { profileStub } from "../src/profile/protocol";
-import { ADMIN, call, createKey, event, twoPeople, unique } from "./helpers";
 
-const info: MergeInfo = { via: ["email"], eventId: "join", channel: "web" };
+import { ADMIN, beginMerge, call, createKey, event, twoPeople, unique } from "./helpers";
+
 let server: string;
 
 beforeAll(async () => {
@@ -16,12 +14,6 @@ beforeAll(async () => {
 });
 
 const email = () => `${unique()}@example.com`;
-
-/** Steps zero and one of a merge of `loser` into `survivor`, then the merging Worker stops. */
-async function beginMerge(survivor: string, loser: string) {
-  expect((await profileStub(env, survivor).reserveMerge(survivor, loser, {})).status).toBe("ok");
-  expect((await profileStub(env, loser).beginMerge(loser, survivor, info, {})).status).toBe("ok");
-}
 
 describe("a call reaching a profile whose hand-over is under way", () => {
   it("answers a re-sent event as the duplicate it is, counted once", async () => {

@@ -1,5 +1,9 @@
 // Test helpers: drive the Worker over HTTP exactly as a client would.
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
+import { importJWK, SignJWT } from "jose";
+import { expect } from "vitest";
+import type { MergeInfo, Snapshot } from "../src/profile/protocol";
+import { profileStub } from "../src/profile/protocol";
 import { ADMIN_API_KEY } from "./secrets";
 
 export const ADMIN = ADMIN_API_KEY;
@@ -38,6 +42,13 @@ let counter = 0;
 export function unique(prefix = "t"): string {
   counter += 1;
   return `${prefix}-${Date.now().toString(36)}-${counter}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+let line = 0;
+/** A US number no other test of the file uses: the 555 exchange, one line after another. */
+export function newPhone(area = "415"): string {
+  line = (line % 8999) + 1;
+  return `+1${area}555${1000 + line}`;
 }
 
 export async function createKey(
@@ -109,4 +120,57 @@ export async function twoPeople(key: string) {
     loserEmail,
     loserEvent: l.json.event_id as string,
   };
+}
+
+/** `count` visits naming `email`, a minute apart from `start`, in batches; answers their ids. */
+export async function sendVisits(
+  key: string,
+  email: string,
+  count: number,
+  start: number,
+): Promise<string[]> {
+  const ids: string[] = [];
+  for (let offset = 0; offset < count; offset += 100) {
+    const batch = Array.from({ length: Math.min(100, count - offset) }, (_, i) => ({
+      id: unique("v"),
+      type: "visit",
+      channel: i % 2 ? "web" : "app",
+      timestamp: new Date(start + (offset + i) * 60_000).toISOString(),
+      identifiers: { email },
+    }));
+    const res = await call("/v1/events", { key, body: { batch } });
+    if (res.status !== 200) throw new Error(`visits refused: ${res.status} ${res.text}`);
+    ids.push(...batch.map((e) => e.id));
+  }
+  return ids;
+}
+
+const bindings = env as unknown as Record<string, string>;
+
+/** A JWT of the brand's identity provider (the test one), naming the person `sub`. */
+export async function idpToken(
+  sub: string,
+  claims: Record<string, unknown> = {},
+  header: Record<string, unknown> = {},
+) {
+  const key = await importJWK(JSON.parse(bindings.TEST_IDP_PRIVATE_JWK as string), "ES256");
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: "ES256", kid: "idp-1", ...header })
+    .setSubject(sub)
+    .setIssuer(bindings.AUTH_ISSUER as string)
+    .setAudience(bindings.AUTH_AUDIENCE as string)
+    .setIssuedAt()
+    .setExpirationTime("10m")
+    .sign(key);
+}
+
+/** How the merges the tests drive by hand say they came about. */
+export const mergeInfo: MergeInfo = { via: ["email"], eventId: "join", channel: "web" };
+
+/** Steps zero and one of a merge, as the resolver runs them; then, say, the Worker stops. */
+export async function beginMerge(survivor: string, loser: string): Promise<Snapshot> {
+  expect((await profileStub(env, survivor).reserveMerge(survivor, loser, {})).status).toBe("ok");
+  const begun = await profileStub(env, loser).beginMerge(loser, survivor, mergeInfo, {});
+  if (begun.status !== "ok") throw new Error(`beginMerge answered ${begun.status}`);
+  return begun.value;
 }

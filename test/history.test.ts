@@ -3,7 +3,7 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ADMIN, call, createKey, event, order, unique } from "./helpers";
+import { ADMIN, call, createKey, event, newPhone, order, sendVisits, unique } from "./helpers";
 
 let server: string;
 let pos: string;
@@ -13,23 +13,6 @@ beforeAll(async () => {
 });
 
 /** Sends `count` visits a minute apart; answers their ids, oldest first. */
-async function sendVisits(email: string, count: number, start: number): Promise<string[]> {
-  const ids: string[] = [];
-  for (let offset = 0; offset < count; offset += 100) {
-    const batch = Array.from({ length: Math.min(100, count - offset) }, (_, i) => ({
-      id: unique("v"),
-      type: "visit",
-      channel: i % 2 ? "web" : "app",
-      timestamp: new Date(start + (offset + i) * 60_000).toISOString(),
-      identifiers: { email },
-    }));
-    const res = await call("/v1/events", { key: server, body: { batch } });
-    expect(res.status).toBe(200);
-    ids.push(...batch.map((e) => e.id));
-  }
-  return ids;
-}
-
 async function resend(email: string, id: string) {
   const res = await call("/v1/events", {
     key: server,
@@ -56,7 +39,7 @@ function idsLeftAfter(profileId: string, count: number) {
 async function sharedOrder(emailAt?: string, phoneAt?: string) {
   const id = unique("order");
   const email = `${unique()}@example.com`;
-  const phone = `+1929555${String(1000 + Math.floor(Math.random() * 8999))}`;
+  const phone = newPhone("929");
   await order(server, id, { email }, 10, emailAt);
   await order(server, id, { phone }, 20, phoneAt);
   const join = await event(server, {
@@ -71,7 +54,7 @@ describe("history", () => {
   it("keeps the newest 1,000 events while computed traits count every one", async () => {
     const email = `${unique()}@example.com`;
     const start = Date.UTC(2024, 0, 1);
-    const ids = await sendVisits(email, 1100, start);
+    const ids = await sendVisits(server, email, 1100, start);
     const found = await call("/v1/recognize", { key: ADMIN, body: { identifiers: { email } } });
     const { profile_id: id, profile } = found.json;
     expect(profile.computed.visit_count).toBe(1100);
@@ -94,10 +77,10 @@ describe("history", () => {
 
   it("remembers events that left the window after a restart and through a merge", async () => {
     const email = `${unique()}@example.com`;
-    const phone = `+1929555${String(1000 + Math.floor(Math.random() * 8999))}`;
+    const phone = newPhone("929");
     // The older profile survives a merge: the one with the long history is the one merged away.
     const other = await event(server, { type: "visit", channel: "app", identifiers: { phone } });
-    const ids = await sendVisits(email, 1050, Date.UTC(2024, 0, 1));
+    const ids = await sendVisits(server, email, 1050, Date.UTC(2024, 0, 1));
     const loser = (await resend(email, ids[0] as string)).profile_id;
     await evictDurableObject(env.PROFILES.getByName(loser));
     expect(await resend(email, ids[1] as string)).toMatchObject({ status: "duplicate" });
@@ -133,7 +116,7 @@ describe("history", () => {
     // Stands in for a backfill of 20,000 older events that came and left while this one stayed.
     await idsLeftAfter(first.json.profile_id, 20_000);
     await evictDurableObject(env.PROFILES.getByName(first.json.profile_id));
-    await sendVisits(email, 1000, liveAt + 60_000);
+    await sendVisits(server, email, 1000, liveAt + 60_000);
     const again = await resend(email, live);
     expect(again.status).toBe("duplicate");
     expect(again.profile.computed.visit_count).toBe(1001);
@@ -142,9 +125,9 @@ describe("history", () => {
   it("keeps knowing an id two merged events share while one is in the window, the other's long gone", async () => {
     const { id, email, profileId } = await sharedOrder("2020-01-01T00:00:00.000Z");
     // The 2020 copy leaves the window; today's stays, while its id ages out.
-    await sendVisits(email, 1000, Date.UTC(2021, 0, 1));
+    await sendVisits(server, email, 1000, Date.UTC(2021, 0, 1));
     await idsLeftAfter(profileId, 10_000);
-    await sendVisits(email, 1, Date.UTC(2022, 0, 1));
+    await sendVisits(server, email, 1, Date.UTC(2022, 0, 1));
     const again = await order(server, id, { email }, 20);
     expect(again.json.status).toBe("duplicate");
     expect(again.json.profile.computed.purchase_count).toBe(2);
@@ -154,7 +137,7 @@ describe("history", () => {
     const old = "2020-01-01T00:00:00.000Z";
     const { id, email, profileId } = await sharedOrder(old, old);
     // Both 2020 copies leave the window.
-    await sendVisits(email, 1000, Date.UTC(2021, 0, 1));
+    await sendVisits(server, email, 1000, Date.UTC(2021, 0, 1));
     const held = () =>
       runInDurableObject(env.PROFILES.getByName(profileId), (_i, state) => ({
         events: state.storage.sql
@@ -167,7 +150,7 @@ describe("history", () => {
     expect(await held()).toEqual({ events: 0, ids: 2 });
     // Ten windows of ids leave after them: the next prune forgets both.
     await idsLeftAfter(profileId, 10_000);
-    await sendVisits(email, 1, Date.UTC(2022, 0, 1));
+    await sendVisits(server, email, 1, Date.UTC(2022, 0, 1));
     expect(await held()).toEqual({ events: 0, ids: 0 });
     // Nothing holds the id any more (an object that restarted now would record it): a new event
     // under it is recorded and counted, as for any id forgotten after ten windows.
@@ -178,9 +161,9 @@ describe("history", () => {
 
   it("answers a re-send as a duplicate after six windows of newer events, forgets it after ten", async () => {
     const email = `${unique()}@example.com`;
-    const ids = await sendVisits(email, 7001, Date.UTC(2024, 0, 1));
+    const ids = await sendVisits(server, email, 7001, Date.UTC(2024, 0, 1));
     expect((await resend(email, ids[0] as string)).status).toBe("duplicate");
-    const more = await sendVisits(email, 4000, Date.UTC(2024, 6, 1));
+    const more = await sendVisits(server, email, 4000, Date.UTC(2024, 6, 1));
     expect((await resend(email, ids[0] as string)).status).toBe("recorded");
     expect((await resend(email, more[0] as string)).status).toBe("duplicate");
   }, 60_000);
@@ -215,7 +198,7 @@ describe("history", () => {
     const page = await call(`/v1/profiles/${profileId}/timeline?limit=200`, { key: ADMIN });
     expect(page.json.events).toHaveLength(kept);
     // A newer person joined to this one: the whole kept history moves in one hand-over.
-    const phone = `+1212555${String(1000 + Math.floor(Math.random() * 8999))}`;
+    const phone = newPhone("212");
     await event(server, { type: "visit", channel: "app", identifiers: { phone } });
     const joined = await event(server, {
       type: "identify",
@@ -231,7 +214,7 @@ describe("history", () => {
 
   it("pages through the timeline newest first without gaps or repeats", async () => {
     const email = `${unique()}@example.com`;
-    await sendVisits(email, 120, Date.UTC(2025, 5, 1));
+    await sendVisits(server, email, 120, Date.UTC(2025, 5, 1));
     const { json } = await call("/v1/recognize", { key: ADMIN, body: { identifiers: { email } } });
     const seen: string[] = [];
     let cursor: string | null = null;
@@ -254,7 +237,7 @@ describe("history", () => {
 
   it("goes on paging by a merged-away id from where a page before the merge ended", async () => {
     const email = `${unique()}@example.com`;
-    const phone = `+1929555${String(1000 + Math.floor(Math.random() * 8999))}`;
+    const phone = newPhone("929");
     const at = Date.UTC(2025, 0, 10, 12);
     // The older profile, which survives: three visits before the other's.
     for (let hour = 1; hour <= 3; hour++) {

@@ -1,6 +1,6 @@
 // Placeholders and real addresses as apps and tills really send them (README: junk identifiers).
 import { beforeAll, describe, expect, it } from "vitest";
-import { createKey, event, unique } from "./helpers";
+import { createKey, event, newPhone, unique } from "./helpers";
 
 let server: string;
 let pos: string;
@@ -35,16 +35,15 @@ describe("placeholder ids made only of zeros", () => {
 
   it("does not join two shoppers whose till sends an all-zero loyalty card number", async () => {
     const placeholder = "0000000000";
-    const phone = () => `+1415555${String(1000 + Math.floor(Math.random() * 8999))}`;
     const a = await event(pos, {
       type: "purchase",
-      identifiers: { phone: phone(), loyalty_id: placeholder },
+      identifiers: { phone: newPhone(), loyalty_id: placeholder },
       properties: { order_id: unique("o"), total: 10, currency: "USD" },
     });
     expect(a.status).toBe(200);
     const b = await event(pos, {
       type: "purchase",
-      identifiers: { phone: phone(), loyalty_id: placeholder },
+      identifiers: { phone: newPhone(), loyalty_id: placeholder },
       properties: { order_id: unique("o"), total: 20, currency: "USD" },
     });
     expect(b.status).toBe(200);

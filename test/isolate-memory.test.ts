@@ -1,25 +1,9 @@
 // What the isolate keeps in memory of people and of strangers (found by watching Map#set).
-import { env } from "cloudflare:workers";
-import { importJWK, SignJWT } from "jose";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { PERSONAL_MAX_AGE_MS } from "../src/isolate-cache";
-import { call, createKey, event, unique } from "./helpers";
+import { call, createKey, event, idpToken, unique } from "./helpers";
 
-const bindings = env as unknown as Record<string, string>;
 let server: string;
-
-async function idpToken(sub: string, claims: Record<string, unknown> = {}) {
-  const jwk = JSON.parse(bindings.TEST_IDP_PRIVATE_JWK as string);
-  const key = await importJWK(jwk, "ES256");
-  return new SignJWT(claims)
-    .setProtectedHeader({ alg: "ES256", kid: "idp-1" })
-    .setSubject(sub)
-    .setIssuer(bindings.AUTH_ISSUER as string)
-    .setAudience(bindings.AUTH_AUDIENCE as string)
-    .setIssuedAt()
-    .setExpirationTime("1h")
-    .sign(key);
-}
 
 /** Every Map of the isolate that `run` writes `matches` into (found by watching Map#set). */
 async function mapsHolding(

@@ -2,7 +2,7 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ADMIN, call, createKey, event, identify, unique } from "./helpers";
+import { ADMIN, call, createKey, event, identify, newPhone, unique } from "./helpers";
 
 let server: string;
 beforeAll(async () => {
@@ -148,7 +148,7 @@ describe("limits", () => {
   });
 
   it("never lets a till probe which trait keys a profile holds through dropped_traits", async () => {
-    const phone = `+1646555${String(1000 + Math.floor(Math.random() * 8999))}`;
+    const phone = newPhone("646");
     await call("/v1/events", {
       key: server,
       body: visit({ identifiers: { phone }, traits: { diagnosis: "private" } }),
@@ -631,10 +631,7 @@ describe("the consent history", () => {
   });
 
   it("keeps the bound when a merge brings a second history in", async () => {
-    const [email, phone] = [
-      `${unique()}@example.com`,
-      `+1646555${String(1000 + Math.floor(Math.random() * 8999))}`,
-    ];
+    const [email, phone] = [`${unique()}@example.com`, newPhone("646")];
     const ids: string[] = [];
     for (const [n, identifiers] of [
       [0, { email }],

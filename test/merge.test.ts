@@ -7,7 +7,17 @@ import { hashIdentifier } from "../src/identity/hash";
 import { forgetOwners, newProfileId } from "../src/identity/resolver";
 import { chooseSurvivor } from "../src/identity/rules";
 import { profileStub } from "../src/profile/protocol";
-import { ADMIN, call, createKey, event, identify, order, unique } from "./helpers";
+import {
+  ADMIN,
+  call,
+  createKey,
+  event,
+  identify,
+  newPhone,
+  order,
+  sendVisits,
+  unique,
+} from "./helpers";
 
 let server: string;
 beforeAll(async () => {
@@ -30,10 +40,7 @@ const cardholder = (email: string) =>
 describe("merging profiles", () => {
   it("collapses three profiles into one that holds every event once", async () => {
     const email = `${unique()}@example.com`;
-    const phone = "+1 212 555 0199".replace(
-      "0199",
-      String(1000 + Math.floor(Math.random() * 8999)),
-    );
+    const phone = newPhone("212");
     const loyalty = unique("L");
     const a = await event(server, {
       id: unique("a"),
@@ -113,7 +120,7 @@ describe("merging profiles", () => {
   });
 
   it("never merges two profiles that hold different user_ids through a shared phone", async () => {
-    const phone = `+1646555${String(1000 + Math.floor(Math.random() * 8999))}`;
+    const phone = newPhone("646");
     const a = await event(server, {
       type: "identify",
       channel: "app",
@@ -220,7 +227,7 @@ describe("merging profiles", () => {
     const pos = await createKey("pos", { store_id: "store-1" });
     const email = `${unique()}@example.com`;
     const userId = unique("u");
-    const phone = `+1718555${String(1000 + Math.floor(Math.random() * 8999))}`;
+    const phone = newPhone("718");
     const anon = unique("anon");
     const sends = [
       event(server, {
@@ -261,7 +268,7 @@ describe("merging profiles", () => {
   it("keeps both of two people's events that shared an id when the two turn out to be one", async () => {
     const id = unique("order");
     const email = `${unique()}@example.com`;
-    const phone = `+1415555${String(1000 + Math.floor(Math.random() * 8999))}`;
+    const phone = newPhone();
     // Two tills that number orders alike, for two customers not yet known to be one.
     const purchase = (identifiers: Record<string, string>, total: number) =>
       order(server, id, identifiers, total);
@@ -279,29 +286,14 @@ describe("merging profiles", () => {
   it("keeps the other person's event when the survivor's of the same id has left its window", async () => {
     const id = unique("order");
     const email = `${unique()}@example.com`;
-    const phone = `+1929555${String(1000 + Math.floor(Math.random() * 8999))}`;
+    const [phone, third] = [newPhone("929"), newPhone("929")];
     // The older person bought order `id` in 2020, then visited a thousand times: it left the window.
     const first = await order(server, id, { email }, 10, "2020-01-01T00:00:00.000Z");
-    for (let offset = 0; offset < 1000; offset += 100) {
-      const batch = Array.from({ length: 100 }, (_, i) => ({
-        id: unique("v"),
-        type: "visit",
-        channel: "web",
-        timestamp: new Date(Date.UTC(2021, 0, 1) + (offset + i) * 60_000).toISOString(),
-        identifiers: { email },
-      }));
-      expect((await call("/v1/events", { key: server, body: { batch } })).status).toBe(200);
-    }
+    await sendVisits(server, email, 1000, Date.UTC(2021, 0, 1));
     // Another till numbering its orders alike sold a different order `id` to a phone.
     const second = await order(server, id, { phone }, 20);
     // And a third person bought the very same order again: a repeat of the first, re-sent.
-    const repeat = await order(
-      server,
-      id,
-      { phone: `${phone.slice(0, -1)}0` },
-      10,
-      "2020-01-01T00:00:00.000Z",
-    );
+    const repeat = await order(server, id, { phone: third }, 10, "2020-01-01T00:00:00.000Z");
     expect([second.json.status, repeat.json.status]).toEqual(["recorded", "recorded"]);
     const join = await identify(server, { email, phone });
     expect(join.json.profile_id).toBe(first.json.profile_id);
@@ -312,7 +304,7 @@ describe("merging profiles", () => {
       .map((e) => e.properties?.total);
     expect(totals).toEqual([20]);
     // The first order's own repeat, merged in, is the same event: counted once.
-    const again = await identify(server, { email, phone: `${phone.slice(0, -1)}0` });
+    const again = await identify(server, { email, phone: third });
     expect(again.json.merged_profile_ids).toEqual([repeat.json.profile_id]);
     expect(again.json.profile.computed).toMatchObject({ purchase_count: 2, lifetime_value: 30 });
   }, 60_000);
@@ -320,7 +312,7 @@ describe("merging profiles", () => {
   it("pages through both of two merged events that share an id and a moment", async () => {
     const id = unique("order");
     const email = `${unique()}@example.com`;
-    const phone = `+1415555${String(1000 + Math.floor(Math.random() * 8999))}`;
+    const phone = newPhone();
     const timestamp = "2026-01-02T10:00:00.000Z";
     const purchase = (identifiers: Record<string, string>, total: number) =>
       order(server, id, identifiers, total, timestamp);
@@ -343,7 +335,7 @@ describe("merging profiles", () => {
 
   it("goes on by a merged-away id after the last event shown before the merge, never showing it again", async () => {
     const email = `${unique()}@example.com`;
-    const phone = `+1415555${String(1000 + Math.floor(Math.random() * 8999))}`;
+    const phone = newPhone();
     // The survivor: the older profile, with a single event (its arrival numbers stay low).
     const survivor = await identify(server, { phone });
     expect(survivor.status).toBe(200);
@@ -388,7 +380,7 @@ describe("merging profiles", () => {
   it("goes on by a merged-away id through two events that share a moment and an id, as the survivor orders them", async () => {
     const id = unique("order");
     const email = `${unique()}@example.com`;
-    const phone = `+1415555${String(1000 + Math.floor(Math.random() * 8999))}`;
+    const phone = newPhone();
     const timestamp = "2025-03-01T10:00:00.000Z";
     const purchase = (identifiers: Record<string, string>, total: number) =>
       order(server, id, identifiers, total, timestamp);
@@ -431,7 +423,7 @@ describe("merging profiles", () => {
 
   it("answers duplicate for a re-sent event, with the survivor's id after a merge", async () => {
     const email = `${unique()}@example.com`;
-    const phone = `+1929555${String(1000 + Math.floor(Math.random() * 8999))}`;
+    const phone = newPhone("929");
     const id = unique("once");
     // The same purchase, sent again and again.
     const purchase = {

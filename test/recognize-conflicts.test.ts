@@ -1,12 +1,10 @@
 // A lookup answers the person an event with the same identifiers is recorded on (README).
 import { beforeAll, describe, expect, it } from "vitest";
-import { call, createKey, event, unique } from "./helpers";
+import { call, createKey, event, newPhone, unique } from "./helpers";
 
 let server: string;
 let pos: string;
 let kiosk: string;
-
-const phoneNo = () => `+1415555${String(1000 + Math.floor(Math.random() * 8999))}`;
 
 /** Mum: her own loyalty card and the family phone. */
 const cardholder = (phone: string, traits: Record<string, unknown> = { first_name: "Mum" }) =>
@@ -34,7 +32,7 @@ beforeAll(async () => {
 describe("recognition when identifiers conflict", () => {
   it("does not show the till a card holder whose card differs from the one presented, then record the sale elsewhere", async () => {
     // Mum: card L1 and the family phone.
-    const phone = phoneNo();
+    const phone = newPhone();
     const mum = await cardholder(phone, {
       first_name: "Mum",
       loyalty_tier: "gold",
@@ -55,7 +53,7 @@ describe("recognition when identifiers conflict", () => {
   });
 
   it("does not show a public kiosk another card holder's name and tier for a card nobody holds", async () => {
-    const phone = phoneNo();
+    const phone = newPhone();
     await cardholder(phone, { first_name: "Mum", loyalty_tier: "gold", loyalty_points: 900 });
     const lookup = await call("/v1/recognize", {
       key: kiosk,
@@ -65,7 +63,7 @@ describe("recognition when identifiers conflict", () => {
   });
 
   it("answers the profile a further identifier leads to, as the event is recorded there", async () => {
-    const phone = phoneNo();
+    const phone = newPhone();
     await cardholder(phone);
     const email = `${unique("son")}@example.com`;
     const son = await call("/v1/events", {

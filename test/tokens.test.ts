@@ -6,29 +6,16 @@ import { env } from "cloudflare:workers";
 import { importJWK, SignJWT } from "jose";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { PERSONAL_TABLES } from "../src/profile/schema";
-import { ADMIN, call, createKey, event, identify, unique } from "./helpers";
+import { ADMIN, call, createKey, event, identify, idpToken, newPhone, unique } from "./helpers";
 
 const ORIGIN = "https://shop.example";
 const bindings = env as unknown as Record<string, string>;
 let web: string;
 let server: string;
 
-async function idpToken(
-  sub: string,
-  claims: Record<string, unknown> = {},
-  header: Record<string, unknown> = {},
-) {
-  const jwk = JSON.parse(bindings.TEST_IDP_PRIVATE_JWK as string);
-  const key = await importJWK(jwk, "ES256");
-  return new SignJWT(claims)
-    .setProtectedHeader({ alg: "ES256", kid: "idp-1", ...header })
-    .setSubject(sub)
-    .setIssuer(bindings.AUTH_ISSUER as string)
-    .setAudience(bindings.AUTH_AUDIENCE as string)
-    .setIssuedAt()
-    .setExpirationTime("10m")
-    .sign(key);
-}
+/** A customer signing in with the identity provider's token, on the browser `device` names. */
+const signIn = async (sub: string, device: string) =>
+  call("/v1/sessions", { key: await idpToken(sub), body: { device_token: device } });
 
 async function openDevice(deviceToken?: string, key = web) {
   return call("/v1/sessions", {
@@ -61,10 +48,7 @@ describe("a customer's journey across browser, app and store", () => {
     }
 
     const userId = unique("user");
-    const login = await call("/v1/sessions", {
-      key: await idpToken(userId),
-      body: { device_token: device },
-    });
+    const login = await signIn(userId, device);
     expect(login.status, login.text).toBe(200);
     expect(login.json.profile.view).toBe("customer");
     const sessionToken = login.json.token as string;
@@ -327,7 +311,7 @@ describe("attacks on credentials", () => {
     const customer = await idpToken(unique("user"));
     const kiosk = await createKey("kiosk", { store_id: "s-tier" });
     const pos = await createKey("pos", { store_id: "s-tier" });
-    const phone = `+1646555${String(1000 + Math.floor(Math.random() * 8999))}`;
+    const phone = newPhone("646");
     const tier = (
       key: string,
       traits: Record<string, unknown>,
@@ -477,11 +461,8 @@ describe("a browser, which is not the person", () => {
     // A person signs in once on a shared computer: the device is linked to them.
     const device = (await openDevice()).json.token as string;
     const userId = unique("user");
-    const signIn = await call("/v1/sessions", {
-      key: await idpToken(userId),
-      body: { device_token: device },
-    });
-    expect(signIn.status, signIn.text).toBe(200);
+    const signedIn = await signIn(userId, device);
+    expect(signedIn.status, signedIn.text).toBe(200);
     await event(server, {
       type: "identify",
       channel: "web",
@@ -496,7 +477,7 @@ describe("a browser, which is not the person", () => {
         headers: { origin: ORIGIN },
         body: { id, type: "track", name: "x", traits },
       });
-    expect((await send({})).json.profile_id).toBe(signIn.json.profile_id);
+    expect((await send({})).json.profile_id).toBe(signedIn.json.profile_id);
     const probe = await send({ medical_condition: "?", pregnant: "?" });
     expect(probe.json.status).toBe("duplicate");
     expect(probe.json).not.toHaveProperty("dropped_traits");
@@ -511,10 +492,7 @@ describe("a browser, which is not the person", () => {
   it("is the new person's own once they sign in on it after someone else", async () => {
     const device = (await openDevice()).json.token as string;
     const ada = unique("ada");
-    const adaLogin = await call("/v1/sessions", {
-      key: await idpToken(ada),
-      body: { device_token: device },
-    });
+    const adaLogin = await signIn(ada, device);
     await event(server, {
       type: "identify",
       channel: "web",
@@ -539,6 +517,7 @@ describe("a browser, which is not the person", () => {
     expect(bobLogin.json.profile_id).not.toBe(adaId);
     const bobsDevice = bobLogin.json.device_token as string;
     expect(bobsDevice).toBeTypeOf("string");
+    expect(bobLogin.json.anonymous_id).toMatch(/^anon_/);
     const asBob = { key: bobsDevice, headers: { origin: ORIGIN } };
     const visit = await call("/v1/events", {
       ...asBob,
@@ -556,10 +535,7 @@ describe("a browser, which is not the person", () => {
     expect(adaAfter.json.computed.visit_count).toBe(adaBefore.json.computed.visit_count);
     expect(adaAfter.json.consent).toEqual({ marketing_email: "denied" });
     // Ada signing in again on her own device keeps it: no new one.
-    const again = await call("/v1/sessions", {
-      key: await idpToken(ada),
-      body: { device_token: device },
-    });
+    const again = await signIn(ada, device);
     expect(again.json.profile_id).toBe(adaId);
     expect(again.json).not.toHaveProperty("device_token");
   });
@@ -571,10 +547,7 @@ describe("a browser, which is not the person", () => {
     await identify(server, { anonymous_id: opened.json.anonymous_id, loyalty_id: unique("card") });
     const bob = unique("bob");
     await identify(server, { user_id: bob, loyalty_id: unique("card") });
-    const login = await call("/v1/sessions", {
-      key: await idpToken(bob),
-      body: { device_token: device },
-    });
+    const login = await signIn(bob, device);
     expect(login.json.profile_id).not.toBe(opened.json.profile_id);
     const visit = await call("/v1/events", {
       key: login.json.device_token,
@@ -593,10 +566,7 @@ describe("a browser, which is not the person", () => {
     }
     const opened = await openDevice();
     const device = opened.json.token as string;
-    const login = await call("/v1/sessions", {
-      key: await idpToken(userId),
-      body: { device_token: device },
-    });
+    const login = await signIn(userId, device);
     expect(login.status, login.text).toBe(200);
     expect(login.json).not.toHaveProperty("device_token");
     // The browser's visits stay together, on the browser's profile: the person's is full.
@@ -729,7 +699,7 @@ describe("consent, export and erasure", () => {
   it("exports everything held, and erases it so nothing is left behind", async () => {
     const userId = unique("u");
     const email = `${unique()}@example.com`;
-    const phone = `+1415555${String(1000 + Math.floor(Math.random() * 8999))}`;
+    const phone = newPhone();
     const older = await event(server, { type: "visit", channel: "web", identifiers: { phone } });
     const login = await call("/v1/sessions", { key: await idpToken(userId), body: {} });
     const token = login.json.token as string;

@@ -47,6 +47,7 @@ describe("views", () => {
   it("masks contacts for staff", () => {
     expect(maskEmail("jane.doe@example.com")).toBe("j***@example.com");
     expect(maskPhone("+14155550132")).toBe("•••• 0132");
+    expect(maskPhone("+14155550132;ext=5")).toBe("•••• 0132");
   });
 
   it("shows claimed identifiers apart from verified ones in the full view", () => {
