@@ -309,6 +309,23 @@ describe("merging profiles", () => {
     expect(again.json.profile.computed).toMatchObject({ purchase_count: 2, lifetime_value: 30 });
   }, 60_000);
 
+  it("keeps telling two people's events of one id apart once the one that left a window was merged on", async () => {
+    const id = unique("order");
+    const [email, oldest, other] = [`${unique()}@example.com`, newPhone("929"), newPhone("929")];
+    await event(server, { type: "visit", channel: "store", identifiers: { phone: oldest } });
+    // Order `id` in 2020, then a thousand visits: it left this profile's window...
+    await order(server, id, { email }, 10, "2020-01-01T00:00:00.000Z");
+    await sendVisits(server, email, 1000, Date.UTC(2021, 0, 1));
+    // ...which then merged into the oldest profile, carrying the order only as an id that left.
+    expect((await identify(server, { phone: oldest, email })).json.merged_profile_ids).toHaveLength(
+      1,
+    );
+    // Another till's different order `id`, for a third profile that turns out to be the same person.
+    await order(server, id, { phone: other }, 20);
+    const join = await identify(server, { email, phone: other });
+    expect(join.json.profile.computed).toMatchObject({ purchase_count: 2, lifetime_value: 30 });
+  }, 60_000);
+
   it("pages through both of two merged events that share an id and a moment", async () => {
     const id = unique("order");
     const email = `${unique()}@example.com`;

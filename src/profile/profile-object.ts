@@ -32,6 +32,7 @@ import type {
   IngestOutcome,
   MergeInfo,
   Outcome,
+  PrunedEvent,
   Snapshot,
   TimelinePage,
 } from "./protocol";
@@ -272,7 +273,7 @@ export class ProfileObject extends DurableObject<Env> {
       }>`SELECT body FROM events ORDER BY ts DESC, event_id DESC, body DESC`.map(
         (r) => JSON.parse(r.body) as TimelineEvent,
       ),
-      earlier_event_ids: this.#prunedEventIds(),
+      earlier_event_ids: this.#prunedEvents().map((e) => e.eventId),
       consent: full.consent,
       consent_history: this.#consentHistory().map((c) => ({
         ...c,
@@ -403,7 +404,7 @@ export class ProfileObject extends DurableObject<Env> {
         if (!held || (id.verified && !held.verified)) this.#putIdentifier(id, id.verified, now);
       }
       for (const event of snapshot.events) this.#importEvent(event);
-      for (const eventId of snapshot.prunedEventIds) this.#rememberPrunedId(eventId);
+      for (const pruned of snapshot.prunedEvents) this.#rememberPruned(pruned);
       for (const trait of snapshot.traits) this.#setTrait(trait.key, trait.value, trait.updatedAt);
       for (const change of snapshot.consentHistory) this.#keepConsent(change);
       this.ctx.storage.sql.exec(trimConsentHistory);
@@ -600,11 +601,13 @@ export class ProfileObject extends DurableObject<Env> {
     return keys.filter((key) => !Object.hasOwn(state.traits, key));
   }
 
-  /** Ids of events that left the window, oldest first: still answered as duplicates. */
-  #prunedEventIds(): string[] {
-    return this.#sql<{ event_id: string }>`SELECT event_id FROM event_ids ORDER BY n`.map(
-      (r) => r.event_id,
-    );
+  /** Events that left the window, oldest first: their ids are still answered as duplicates. */
+  #prunedEvents(): PrunedEvent[] {
+    return this.#sql<{ event_id: string; digest: string | null }>`
+      SELECT event_id, digest FROM event_ids ORDER BY n`.map((r) => ({
+      eventId: r.event_id,
+      digest: r.digest,
+    }));
   }
 
   #erasedMerges(): string[] {
@@ -735,12 +738,11 @@ export class ProfileObject extends DurableObject<Env> {
       if (left.some(same)) return;
       this.#heldTwice.add(event.event_id);
     }
-    this.#insertEvent(event, true);
+    this.#insertEvent(event);
   }
 
-  #insertEvent(event: TimelineEvent, again = false): void {
+  #insertEvent(event: TimelineEvent): void {
     const known = this.#knownIds();
-    if (known.has(event.event_id) && !again) return;
     this.#seq += 1;
     const body = JSON.stringify(event);
     this.#sql`INSERT INTO events (ts, seq, event_id, body)
@@ -754,11 +756,14 @@ export class ProfileObject extends DurableObject<Env> {
     }
   }
 
-  /** A merged-in id whose event had left the loser's window: still a duplicate here. */
-  #rememberPrunedId(eventId: string): void {
+  /**
+   * A merged-in event that had left the loser's window: its id still a duplicate here, and its
+   * digest kept, so a later merge tells a third person's event of that id from it.
+   */
+  #rememberPruned({ eventId, digest }: PrunedEvent): void {
     const known = this.#knownIds();
     if (known.has(eventId)) return;
-    this.#sql`INSERT INTO event_ids (event_id) VALUES (${eventId})`;
+    this.#sql`INSERT INTO event_ids (event_id, digest) VALUES (${eventId}, ${digest})`;
     known.add(eventId);
   }
 
@@ -947,7 +952,7 @@ export class ProfileObject extends DurableObject<Env> {
       events: this.#sql<{ body: string }>`SELECT body FROM events`.map(
         (r) => JSON.parse(r.body) as TimelineEvent,
       ),
-      prunedEventIds: this.#prunedEventIds(),
+      prunedEvents: this.#prunedEvents(),
       traits: this.#sql<{ key: string; value: string; updated_at: number }>`
         SELECT key, value, updated_at FROM traits`.map((r) => ({
         key: r.key,

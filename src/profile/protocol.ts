@@ -59,14 +59,20 @@ export interface MergeInfo {
   channel: string;
 }
 
+/** An event that left a profile's window: its id, still a duplicate, and its content's digest. */
+export interface PrunedEvent {
+  eventId: string;
+  digest: string | null;
+}
+
 /** Everything a loser hands to its survivor. */
 export interface Snapshot {
   profileId: string;
   createdAt: number;
   identifiers: { type: IdentifierType; hash: string; value: string; verified: boolean }[];
   events: TimelineEvent[];
-  /** Ids of events that left the window: the events carry their own. */
-  prunedEventIds: string[];
+  /** Events that left the window, by id and content digest (null when unknown). */
+  prunedEvents: PrunedEvent[];
   traits: { key: string; value: TraitValue; updatedAt: number }[];
   consentHistory: ConsentChange[];
   archived: Aggregate;
