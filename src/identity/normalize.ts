@@ -73,6 +73,9 @@ function normalizeValue(type: IdentifierType, raw: string, country: CountryCode)
   }
 }
 
+/** A normalised phone without its extension (`;ext=5`), as written above. */
+export const withoutExtension = (phone: string) => phone.replace(/;ext=.*$/, "");
+
 export function normalizeIdentifier(
   type: IdentifierType,
   raw: string,
@@ -82,7 +85,7 @@ export function normalizeIdentifier(
   if (!result.ok) return result;
   // A blocklisted number stays blocked with any extension typed after it; one extension of a
   // number can still be blocklisted alone (`+12125550000;ext=5`).
-  const forms = [result.value, result.value.replace(/;ext=.*$/, "")];
+  const forms = [result.value, withoutExtension(result.value)];
   if (options.blocklist.some((pattern) => forms.some((form) => pattern.test(form)))) {
     return { ok: false, reason: "blocklisted" };
   }

@@ -161,14 +161,11 @@ export class ProfileObject extends DurableObject<Env> {
           SELECT ts, event_id, body FROM events WHERE ts = ${before.ts} AND event_id = ${before.eventId}
           ORDER BY body DESC`
       : [];
-    const older = before
-      ? this.#sql<EventRow>`
-          SELECT ts, event_id, body FROM events
-          WHERE (ts, event_id) < (${before.ts}, ${before.eventId})
-          ORDER BY ts DESC, event_id DESC, body DESC LIMIT ${limit + 1}`
-      : this.#sql<EventRow>`
-          SELECT ts, event_id, body FROM events
-          ORDER BY ts DESC, event_id DESC, body DESC LIMIT ${limit + 1}`;
+    // No cursor: from after every event there can be.
+    const from = before ?? { ts: Number.MAX_SAFE_INTEGER, eventId: "" };
+    const older = this.#sql<EventRow>`
+      SELECT ts, event_id, body FROM events WHERE (ts, event_id) < (${from.ts}, ${from.eventId})
+      ORDER BY ts DESC, event_id DESC, body DESC LIMIT ${limit + 1}`;
     const { page, next } = pageOf(tied, older, before, limit);
     return ok({
       events: page.map((row) => JSON.parse(row.body) as TimelineEvent),
@@ -407,7 +404,7 @@ export class ProfileObject extends DurableObject<Env> {
       for (const pruned of snapshot.prunedEvents) this.#rememberPruned(pruned);
       for (const trait of snapshot.traits) this.#setTrait(trait.key, trait.value, trait.updatedAt);
       for (const change of snapshot.consentHistory) this.#keepConsent(change);
-      this.ctx.storage.sql.exec(trimConsentHistory);
+      if (snapshot.consentHistory.length) this.ctx.storage.sql.exec(trimConsentHistory);
       const record: MergeRecord = {
         profile_id: snapshot.profileId,
         via: info.via,

@@ -1,5 +1,6 @@
 // Views: the one place that decides which fields of a profile a role sees.
 
+import { withoutExtension } from "../identity/normalize";
 import type { IdentifierType } from "../identity/types";
 import { type JsonText, jsonText } from "../json-text";
 import type {
@@ -52,7 +53,7 @@ export function maskEmail(email: string): string {
 
 /** `+14155550132` → `•••• 0132`; an extension (`;ext=5`) is left out. */
 export function maskPhone(phone: string): string {
-  return `•••• ${phone.replace(/;ext=.*$/, "").slice(-4)}`;
+  return `•••• ${withoutExtension(phone).slice(-4)}`;
 }
 
 function values(state: ProfileState, type: IdentifierType, verified = true): string[] {
