@@ -26,7 +26,7 @@ export class ProfileObject extends ServiceProfileObject {
  * created, stores nothing and answers the view it already has. Requests carrying `STORELESS` use it.
  */
 export class StorelessProfileObject extends ProfileObject {
-  override ingest(input: IngestInput): Outcome<IngestOutcome> {
+  override async ingest(input: IngestInput): Promise<Outcome<IngestOutcome>> {
     const view = this.view(input.view);
     if (view.status !== "ok") return super.ingest(input);
     return {

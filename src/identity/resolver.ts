@@ -93,29 +93,19 @@ export class Resolver {
   /**
    * Calls a profile, following forwards from merged-away ids to the survivor. Answers null when
    * the profile does not exist (erased, or never created). `via` are identifiers that pointed at
-   * the first id: their pointers are repaired in the background. A `write` finishes a hand-over
-   * under way before it follows it.
+   * the first id: their pointers are repaired in the background.
    */
   async call<T>(
     profileId: string,
     fn: (stub: Stub, id: string) => Promise<Outcome<T>>,
     via: Identifier[] = [],
-    { write = false } = {},
   ): Promise<{ profileId: string; value: T } | null> {
     let id = profileId;
     const forwarded: string[] = [];
-    const handedOver = new Set<string>();
     let settled = false;
     let pending = false;
     for (let hop = 0; hop < MAX_FORWARDS; hop++) {
       const outcome = await fn(this.profile(id), id);
-      if (write && outcome.status === "forward" && outcome.pending && !handedOver.has(id)) {
-        // The survivor may not hold this profile yet: a re-sent event would be counted there
-        // twice once it does, and a write lost with it if it is erased before taking it.
-        handedOver.add(id);
-        await this.profile(id).settle();
-        continue;
-      }
       if (outcome.status === "ok") {
         // Not through a hand-over under way: the survivor may never take it (erased meanwhile).
         if (id !== profileId && !pending) {
@@ -311,21 +301,17 @@ export class Resolver {
         offered = [];
       }
       const target: string = home;
-      const result = await this.call<IngestOutcome>(
-        target,
-        (stub, id) =>
-          stub.ingest({
-            profileId: id,
-            event,
-            held: held.map(full),
-            offered: offered.map(full),
-            claimed: input.claimed,
-            refused,
-            source: input.source,
-            view: input.view,
-          }),
-        [],
-        { write: true },
+      const result = await this.call<IngestOutcome>(target, (stub, id) =>
+        stub.ingest({
+          profileId: id,
+          event,
+          held: held.map(full),
+          offered: offered.map(full),
+          claimed: input.claimed,
+          refused,
+          source: input.source,
+          view: input.view,
+        }),
       );
       if (!result) {
         planned = true;

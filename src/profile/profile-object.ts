@@ -173,7 +173,11 @@ export class ProfileObject extends DurableObject<Env> {
     });
   }
 
-  ingest(input: IngestInput): Outcome<IngestOutcome> {
+  async ingest(input: IngestInput): Promise<Outcome<IngestOutcome>> {
+    // A hand-over under way is finished first: its survivor may not hold this profile yet, so a
+    // re-sent event would be counted there twice once it does, and a write lost with it if it is
+    // erased before taking this profile.
+    if (this.#handoverPending) await this.#settle();
     const moved = this.#moved();
     if (moved) return moved;
     const state = this.#state ?? this.#create(input.profileId);
@@ -234,11 +238,13 @@ export class ProfileObject extends DurableObject<Env> {
   }
 
   /** Records consent choices made outside an event (a banner, a till, an admin). */
-  setConsent(
+  async setConsent(
     purposes: Record<string, "granted" | "denied">,
     channel: string,
     source: string,
-  ): Outcome<Record<string, "granted" | "denied">> {
+  ): Promise<Outcome<Record<string, "granted" | "denied">>> {
+    // As an ingest does: a write finishes a hand-over under way first.
+    if (this.#handoverPending) await this.#settle();
     const moved = this.#moved();
     if (moved) return moved;
     const state = this.#state;

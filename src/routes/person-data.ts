@@ -94,9 +94,8 @@ export async function onProfile<T>(
   c: Context<AppEnv>,
   profileId: string,
   fn: (stub: ProfileStub, id: string) => Promise<Outcome<T>>,
-  options: { write?: boolean } = {},
 ): Promise<{ profileId: string; value: T }> {
-  const found = await resolverFor(c).call(profileId, fn, [], options);
+  const found = await resolverFor(c).call(profileId, fn);
   if (!found) throw new Problem(404, "No profile with that id");
   return found;
 }
@@ -110,11 +109,8 @@ export async function setConsent(
   // A back end names the channel, as for its events: a choice is never put on one it did not say.
   const channel = channelFor(principal, body.channel);
   checkPurposes(body.purposes, settingsFor(c.env).consentPurposes, "purposes");
-  const found = await onProfile(
-    c,
-    profileId,
-    (stub) => stub.setConsent(body.purposes, channel, principal.role),
-    { write: true },
+  const found = await onProfile(c, profileId, (stub) =>
+    stub.setConsent(body.purposes, channel, principal.role),
   );
   return { profile_id: found.profileId, consent: found.value };
 }
