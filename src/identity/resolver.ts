@@ -186,7 +186,11 @@ export class Resolver {
       let live = false;
       for (const fresh of [false, true]) {
         if (!owner) break;
-        const result = await this.#lookup(owner, kind, identifier, unheld);
+        const result = await this.call(
+          owner,
+          (stub) => stub.lookup(kind, unheld) as Promise<Outcome<JsonText<ViewOf<K>> | null>>,
+          [identifier],
+        );
         if (result?.value) return { profileId: result.profileId, view: result.value };
         live = result !== null;
         if (live) break;
@@ -197,21 +201,6 @@ export class Resolver {
       if (!live && isKey(identifier.type)) unheld[identifier.type] = identifier.hash;
     }
     return null;
-  }
-
-  /** A view for recognize: null when the profile is gone, a null value when it is someone else. */
-  #lookup<K extends ViewKind>(
-    profileId: string,
-    kind: K,
-    identifier: Identifier,
-    unheld: Holdings["keys"],
-  ) {
-    if (Object.keys(unheld).length === 0) return this.view(profileId, kind, [identifier]);
-    return this.call(
-      profileId,
-      (stub) => stub.lookup(kind, unheld) as Promise<Outcome<JsonText<ViewOf<K>> | null>>,
-      [identifier],
-    );
   }
 
   /**
@@ -230,6 +219,8 @@ export class Resolver {
     merged: string[];
     view: JsonText<ViewOf<K>>;
     droppedTraits: string[];
+    /** Identifiers the plan left with other profiles, and why (empty when it did not plan). */
+    refused: Refusal[];
   }> {
     const { identifiers, event } = input;
     const merges: Merge[] = [];
@@ -273,7 +264,8 @@ export class Resolver {
           const { profileId, view, droppedTraits } = recordedOn;
           const merged = mergedInto(merges, profileId);
           const answer = view as JsonText<ViewOf<K>>;
-          return { status: "recorded", profileId, merged, view: answer, droppedTraits };
+          const refused = decided.refused;
+          return { status: "recorded", profileId, merged, view: answer, droppedTraits, refused };
         }
         offered = decided.attach;
         refused = decided.refused;
@@ -344,6 +336,7 @@ export class Resolver {
         // The object answers the kind asked for (see `view`).
         view: outcome.view as JsonText<ViewOf<K>>,
         droppedTraits: outcome.droppedTraits,
+        refused,
       };
     }
     throw new Problem(409, "These identifiers are changing concurrently; retry the event");

@@ -8,7 +8,6 @@ import { keyTable } from "../config/cache";
 import { Problem } from "../errors";
 import { type AppEnv, bearer, json, problems, resolverFor, router, sendJson } from "../http";
 import { hashIdentifier } from "../identity/hash";
-import { compatible } from "../identity/rules";
 import type { Identifier } from "../identity/types";
 import { embed } from "../json-text";
 import { CustomerViewSchema } from "../schemas";
@@ -95,28 +94,6 @@ async function record(
 
 const newAnonymousId = () => `anon_${randomToken(16)}`;
 
-/**
- * Whether a browser's device, after a sign-in on it, is another person's: its profile is not the
- * one signing in and holds another user_id or loyalty_id (merge protection kept them apart). A
- * device kept apart for a limit (a person with the most anonymous ids a profile holds) is still
- * this person's browser.
- */
-async function anotherPersons(
-  c: Context<AppEnv>,
-  anon: Identifier,
-  profileId: string,
-): Promise<boolean> {
-  const resolver = resolverFor(c);
-  const browser = await resolver.recognize([anon], "customer");
-  if (!browser || browser.profileId === profileId) return false;
-  const [theirs, ours] = await Promise.all(
-    [browser.profileId, profileId].map((id) =>
-      resolver.call(id, (stub, pid) => stub.holdings(pid)),
-    ),
-  );
-  return Boolean(theirs && ours && !compatible(theirs.value, ours.value));
-}
-
 /** A browser's device token: its web key and the anonymous id the service chose for it. */
 const issueDeviceToken = (env: Env, keyId: string, anonymousId: string) =>
   issueServiceToken(
@@ -159,10 +136,14 @@ export const sessions = router().openapi(route, async (c) => {
   const anon = device && (await hashIdentifier(pepper, "anonymous_id", device.anonymousId));
   let linked = await record(c, anon ? [user, anon] : [user], "signed_in", anon ? "web" : "app");
   let newDevice: { device_token: string; anonymous_id: string } | undefined;
-  if (device && anon && (await anotherPersons(c, anon, linked.profileId))) {
-    // Another person signed in on this browser before, and its device stays theirs (an identifier
-    // stays with the profile that held it first): this person gets a device of their own, or
-    // their browsing and banner choices would be recorded on the other's profile.
+  const othersDevice = linked.refused.some(
+    (r) => r.hash === anon?.hash && r.reason === "merge_protection",
+  );
+  if (device && othersDevice) {
+    // Another person signed in on this browser before, or the brand linked it to another card: its
+    // device stays theirs (merge protection), so this person gets a device of their own, or their
+    // browsing and banner choices would be recorded on the other's profile. A device kept apart
+    // for a limit (a person with the most anonymous ids a profile holds) is still theirs.
     const anonymousId = newAnonymousId();
     const own = await hashIdentifier(pepper, "anonymous_id", anonymousId);
     linked = await record(c, [user, own], "device_session_started", "web");
