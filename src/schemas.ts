@@ -114,15 +114,17 @@ export const PurchaseItemSchema = z.looseObject({
   quantity: z.number().positive().max(100_000).default(1),
 });
 
+/** An ISO 4217 code in either case (a payment provider may send `usd`), kept in upper case. */
+export const CurrencySchema = z
+  .string()
+  .regex(/^[A-Za-z]{3}$/, "An ISO 4217 code such as USD")
+  .toUpperCase();
+
 export const PurchasePropertiesSchema = z
   .looseObject({
     order_id: z.string().min(1).max(128),
     total: z.number().nonnegative().max(MAX_AMOUNT),
-    // A payment provider may send `usd`: ISO 4217 codes are kept in upper case.
-    currency: z
-      .string()
-      .regex(/^[A-Za-z]{3}$/, "An ISO 4217 code such as USD")
-      .toUpperCase(),
+    currency: CurrencySchema,
     items: z.array(PurchaseItemSchema).max(500).default([]),
   })
   .superRefine(openJson);

@@ -4,6 +4,7 @@ import { type CountryCode, isSupportedCountry } from "libphonenumber-js";
 import { z } from "zod";
 import type { IdentifierType } from "./identity/types";
 import { parseJson } from "./json-text";
+import { CurrencySchema } from "./schemas";
 
 const LimitSchema = z.number().int().positive();
 
@@ -76,10 +77,7 @@ export function parseSettings(env: Partial<Record<string, unknown>>): Settings {
       .filter((entry) => entry.trim())
       .map(blocklistPattern),
     maxMergesPerProfile: integer(text("MAX_MERGES_PER_PROFILE"), 100),
-    // As an event's currency: three letters in either case, kept upper-case.
-    currency: /^[A-Za-z]{3}$/.test(text("CURRENCY") ?? "")
-      ? (text("CURRENCY") as string).toUpperCase()
-      : "USD",
+    currency: CurrencySchema.safeParse(text("CURRENCY")).data ?? "USD",
     consentPurposes: (
       text("CONSENT_PURPOSES") ?? "marketing_email,marketing_sms,personalization,analytics"
     )
