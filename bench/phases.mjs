@@ -128,8 +128,11 @@ export const PHASES = [
  */
 const MAX_FAILURE_SHARE = 0.05;
 
+/** Requests of a measurement that got no 2xx answer. */
+export const failuresOf = (figures) => figures.non2xx + figures.errors + figures.timeouts;
+
 export function mostlyAnswered(figures) {
-  const failures = figures.non2xx + figures.errors + figures.timeouts;
+  const failures = failuresOf(figures);
   return figures.ok > 0 && failures <= MAX_FAILURE_SHARE * (figures.ok + failures);
 }
 
@@ -156,7 +159,7 @@ export function checkReach(phase, calls) {
 }
 
 export function describe(figures) {
-  const failures = figures.non2xx + figures.errors + figures.timeouts;
+  const failures = failuresOf(figures);
   const note = failures ? `  (${failures} failed: ${JSON.stringify(figures.status_codes)})` : "";
   const cpu = `workerd CPU ${fmt(figures.cpu_us_per_request)} µs/request`;
   return `${fmt(figures.rps)} req/s  p50 ${fmt(figures.p50_ms, 2)} ms  p99 ${fmt(figures.p99_ms, 2)} ms  ${cpu}${note}`;

@@ -5,7 +5,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { availableParallelism, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { objectCalls, PHASES } from "./phases.mjs";
+import { failuresOf, objectCalls, PHASES } from "./phases.mjs";
 import { workerdVersion } from "./runtime.mjs";
 import { median } from "./stats.mjs";
 
@@ -50,11 +50,10 @@ function throughputVersus(phase, base) {
   return roundRatio(phase.windows, base.windows);
 }
 
-/** The floor a phase took turns with: each group measures its own. */
-function floorOf(phases, group) {
-  const floor = PHASES.find((p) => p.workload === "floor" && p.group === group);
-  return phases[floor?.name ?? "floor"];
-}
+/** The floor phase of each group: every phase is held against the one it took turns with. */
+const FLOOR_OF = Object.fromEntries(
+  PHASES.filter((p) => p.workload === "floor").map((p) => [p.group, p.name]),
+);
 
 /** Each phase against the floor and against its primitive (PHASES says which). */
 export function ratios(phases) {
@@ -62,7 +61,7 @@ export function ratios(phases) {
     PHASES.filter(({ name }) => phases[name]?.available).map(
       ({ name, group, primitive, alsoAgainst = [] }) => {
         const phase = phases[name];
-        const floor = floorOf(phases, group);
+        const floor = phases[FLOOR_OF[group]];
         const also = alsoAgainst.filter((other) => phases[other]?.available);
         return [
           name,
@@ -171,7 +170,7 @@ function markdown(report) {
     ]
       .map(([other, value]) => `${times(value)} ${other}`)
       .join(", ");
-    const failed = phase.non2xx + phase.errors + phase.timeouts;
+    const failed = failuresOf(phase);
     const note = failed ? ` (${num(failed)} of ${num(phase.ok + failed)} failed)` : "";
     lines.push(
       `| ${label}${note} | ${num(phase.rps)} | ${num(phase.p50_ms, 2)} | ${num(phase.p99_ms, 2)} | ` +

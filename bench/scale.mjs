@@ -2,7 +2,7 @@
 // the storage a profile object uses per event.
 import { expectStatus, inPool } from "./client.mjs";
 import { identifiersOf, RANGES } from "./people.mjs";
-import { describe, mostlyAnswered } from "./phases.mjs";
+import { describe, failuresOf, mostlyAnswered } from "./phases.mjs";
 import { seedPerson } from "./seed.mjs";
 
 /** Profiles with exact history lengths; merge pairs share no key identifier, so they may merge. */
@@ -54,7 +54,7 @@ export async function recognizeCurve({ load, keys, singles, settings, log }) {
       rps: figures.rps,
       p50_ms: figures.p50_ms,
       p99_ms: figures.p99_ms,
-      failures: figures.non2xx + figures.errors + figures.timeouts,
+      failures: failuresOf(figures),
       // Held to the phases' rule: figures of mostly failed requests measure something else.
       valid: mostlyAnswered(figures),
     });
