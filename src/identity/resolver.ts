@@ -186,11 +186,14 @@ export class Resolver {
       let live = false;
       for (const fresh of [false, true]) {
         if (!owner) break;
-        const result = await this.call(
-          owner,
-          (stub) => stub.lookup(kind, unheld) as Promise<Outcome<JsonText<ViewOf<K>> | null>>,
-          [identifier],
-        );
+        // The plain view when no unheld key asks for the check (every lookup by one identifier).
+        const result = Object.keys(unheld).length
+          ? await this.call(
+              owner,
+              (stub) => stub.lookup(kind, unheld) as Promise<Outcome<JsonText<ViewOf<K>> | null>>,
+              [identifier],
+            )
+          : await this.view(owner, kind, [identifier]);
         if (result?.value) return { profileId: result.profileId, view: result.value };
         live = result !== null;
         if (live) break;
